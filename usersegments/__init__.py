@@ -1,0 +1,1 @@
+"""User segments of a recommender system, found and explained from what users do and write."""

@@ -1,0 +1,316 @@
+"""Ingest raw review files into the lake.
+
+Every line of every source file ends up in exactly one of two Parquet tables:
+``lake/raw/reviews`` (mapped to one raw schema, with lineage) or
+``lake/raw/quarantine`` (the raw text and the reason it was rejected). The run then
+reads the row counts back from the written files and fails loudly unless
+lines read = rows loaded + rows quarantined, per file.
+
+Both published schemas of the Amazon review data are accepted: the 2014 one
+(``helpful: [up, total]``) and the 2018 one (``verified``, ``vote``, ``style``,
+``image``). Values are mapped, not cleaned: casting and normalising is dbt's job.
+Each source file is rewritten whole on every run, so reruns are idempotent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SOURCE_SUFFIXES = (".json.gz", ".json", ".jsonl", ".jsonl.gz")
+# 2018 files write helpful votes as text with thousands separators ("1,024").
+VOTE_PATTERN = re.compile(r"\d{1,3}(,\d{3})*|\d+")
+
+RAW_REVIEW_SCHEMA = pa.schema(
+    [
+        ("ingest_run_id", pa.string()),
+        ("source_file", pa.string()),
+        ("line_number", pa.int64()),
+        ("schema_version", pa.string()),
+        ("reviewer_id", pa.string()),
+        ("reviewer_name", pa.string()),
+        ("item_id", pa.string()),
+        ("rating", pa.float64()),
+        ("summary", pa.string()),
+        ("review_text", pa.string()),
+        ("unix_review_time", pa.int64()),
+        ("review_time_text", pa.string()),
+        ("verified", pa.bool_()),
+        ("vote_text", pa.string()),
+        ("helpful_up", pa.int64()),
+        ("helpful_total", pa.int64()),
+        ("style_json", pa.string()),
+        ("image_count", pa.int64()),
+    ]
+)
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("ingest_run_id", pa.string()),
+        ("source_file", pa.string()),
+        ("line_number", pa.int64()),
+        ("reason", pa.string()),
+        ("raw_line", pa.string()),
+    ]
+)
+
+
+class IngestError(RuntimeError):
+    """A source cannot be ingested at all, or the counts do not reconcile."""
+
+
+class Rejected(ValueError):
+    """A line that goes to quarantine; the message is the recorded reason."""
+
+
+@dataclass
+class FileReport:
+    source_file: str
+    lines_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    quarantine_reasons: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source_file": self.source_file,
+            "lines_read": self.lines_read,
+            "rows_loaded": self.rows_loaded,
+            "rows_quarantined": self.rows_quarantined,
+            "quarantine_reasons": dict(sorted(self.quarantine_reasons.items())),
+        }
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _optional(obj: dict, key: str, check, type_name: str) -> Any:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not check(value):
+        raise Rejected(f"wrong_type:{key} (expected {type_name}, got {type(value).__name__})")
+    return value
+
+
+def _required_id(obj: dict, key: str, missing_reason: str) -> str:
+    value = obj.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise Rejected(missing_reason)
+    if not isinstance(value, str):
+        raise Rejected(f"wrong_type:{key} (expected string, got {type(value).__name__})")
+    return value
+
+
+def map_record(obj: Any) -> dict[str, Any]:
+    """Map one decoded JSON value (either schema) to the raw schema's value columns."""
+    if not isinstance(obj, dict):
+        raise Rejected(f"not_a_json_object (got {type(obj).__name__})")
+
+    reviewer_id = _required_id(obj, "reviewerID", "missing_reviewer_id")
+    item_id = _required_id(obj, "asin", "missing_item_id")
+
+    rating = obj.get("overall")
+    if rating is None:
+        raise Rejected("missing_rating")
+    if not _is_number(rating):
+        raise Rejected(f"wrong_type:overall (expected number, got {type(rating).__name__})")
+
+    unix_time = obj.get("unixReviewTime")
+    if unix_time is None:
+        raise Rejected("missing_review_time")
+    if isinstance(unix_time, float) and unix_time.is_integer():
+        unix_time = int(unix_time)
+    if not _is_int(unix_time):
+        raise Rejected(
+            f"wrong_type:unixReviewTime (expected integer, got {type(unix_time).__name__})"
+        )
+
+    helpful = _optional(
+        obj,
+        "helpful",
+        lambda v: isinstance(v, list) and len(v) == 2 and all(_is_int(x) for x in v),
+        "[up, total] integers",
+    )
+    vote = _optional(
+        obj,
+        "vote",
+        lambda v: _is_int(v) or (isinstance(v, str) and VOTE_PATTERN.fullmatch(v) is not None),
+        'a count such as "1,024"',
+    )
+    style = _optional(obj, "style", lambda v: isinstance(v, dict), "object")
+    images = _optional(obj, "image", lambda v: isinstance(v, list), "list")
+
+    return {
+        # 2014 files carry `helpful`; 2018 files never do.
+        "schema_version": "2014" if "helpful" in obj else "2018",
+        "reviewer_id": reviewer_id,
+        "reviewer_name": _optional(obj, "reviewerName", lambda v: isinstance(v, str), "string"),
+        "item_id": item_id,
+        "rating": float(rating),
+        "summary": _optional(obj, "summary", lambda v: isinstance(v, str), "string"),
+        "review_text": _optional(obj, "reviewText", lambda v: isinstance(v, str), "string"),
+        "unix_review_time": unix_time,
+        "review_time_text": _optional(obj, "reviewTime", lambda v: isinstance(v, str), "string"),
+        "verified": _optional(obj, "verified", lambda v: isinstance(v, bool), "boolean"),
+        "vote_text": None if vote is None else str(vote),
+        "helpful_up": None if helpful is None else helpful[0],
+        "helpful_total": None if helpful is None else helpful[1],
+        "style_json": None if style is None else json.dumps(style, sort_keys=True),
+        "image_count": None if images is None else len(images),
+    }
+
+
+def parse_line(raw: bytes) -> dict[str, Any]:
+    """Decode and map one raw line; raises Rejected with the quarantine reason."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Rejected(f"invalid_utf8 (byte {exc.start})") from None
+    if not text.strip():
+        raise Rejected("empty_line")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Rejected(f"invalid_json ({exc.msg} at char {exc.pos})") from None
+    return map_record(obj)
+
+
+def _open_source(path: Path):
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+
+
+def _read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    try:
+        with _open_source(path) as handle:
+            for number, line in enumerate(handle, start=1):
+                yield number, line.rstrip(b"\r\n")
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        # A broken container loses an unknown number of lines: no row count can be
+        # reconciled, so the whole file is refused rather than half-loaded.
+        raise IngestError(f"{path}: cannot read source file ({exc})") from exc
+
+
+def source_stem(path: Path) -> str:
+    name = path.name
+    for suffix in SOURCE_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def _write_atomically(table: pa.Table, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, target)
+
+
+def ingest_file(path: Path, lake_dir: Path, run_id: str) -> FileReport:
+    """Ingest one source file, replacing whatever an earlier run wrote for it."""
+    report = FileReport(source_file=path.name)
+    loaded: list[dict[str, Any]] = []
+    quarantined: list[dict[str, Any]] = []
+    lineage = {"ingest_run_id": run_id, "source_file": path.name}
+
+    for number, raw in _read_lines(path):
+        report.lines_read += 1
+        try:
+            loaded.append({**lineage, "line_number": number, **parse_line(raw)})
+        except Rejected as rejected:
+            reason = str(rejected)
+            report.quarantine_reasons[reason.split(" ")[0]] += 1
+            quarantined.append(
+                {
+                    **lineage,
+                    "line_number": number,
+                    "reason": reason,
+                    "raw_line": raw.decode("utf-8", errors="backslashreplace"),
+                }
+            )
+
+    stem = source_stem(path)
+    reviews_path = lake_dir / "raw" / "reviews" / f"{stem}.parquet"
+    quarantine_path = lake_dir / "raw" / "quarantine" / f"{stem}.parquet"
+    _write_atomically(pa.Table.from_pylist(loaded, schema=RAW_REVIEW_SCHEMA), reviews_path)
+    _write_atomically(pa.Table.from_pylist(quarantined, schema=QUARANTINE_SCHEMA), quarantine_path)
+
+    # Counted from what is on disk, not from the lists above, so a lost write shows.
+    report.rows_loaded = pq.read_metadata(reviews_path).num_rows
+    report.rows_quarantined = pq.read_metadata(quarantine_path).num_rows
+    if report.lines_read != report.rows_loaded + report.rows_quarantined:
+        raise IngestError(
+            f"{path.name}: {report.lines_read} lines read but {report.rows_loaded} loaded "
+            f"+ {report.rows_quarantined} quarantined"
+        )
+    return report
+
+
+def discover_sources(source_dir: Path, names: list[str] | None = None) -> list[Path]:
+    """The source files to ingest: the named ones, or every review file in the folder."""
+    if not source_dir.is_dir():
+        raise IngestError(f"source folder not found: {source_dir}")
+    if names:
+        paths = [source_dir / name for name in names]
+        missing = [p.name for p in paths if not p.is_file()]
+        if missing:
+            raise IngestError(f"source files not found in {source_dir}: {', '.join(missing)}")
+        return paths
+    paths = sorted(p for p in source_dir.iterdir() if p.name.endswith(SOURCE_SUFFIXES))
+    if not paths:
+        raise IngestError(f"no review files (*{', *'.join(SOURCE_SUFFIXES)}) in {source_dir}")
+    return paths
+
+
+def ingest_sources(
+    source_dir: Path, lake_dir: Path, run_id: str, names: list[str] | None = None
+) -> dict[str, Any]:
+    """Ingest the selected files; returns per-file reports and the totals."""
+    files = [ingest_file(path, lake_dir, run_id) for path in discover_sources(source_dir, names)]
+    reasons: Counter = Counter()
+    for report in files:
+        reasons.update(report.quarantine_reasons)
+    return {
+        "ingest_run_id": run_id,
+        "files": [report.as_dict() for report in files],
+        "lines_read": sum(r.lines_read for r in files),
+        "rows_loaded": sum(r.rows_loaded for r in files),
+        "rows_quarantined": sum(r.rows_quarantined for r in files),
+        "quarantine_reasons": dict(sorted(reasons.items())),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    from usersegments.config import Settings
+
+    settings = Settings.from_env()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source-dir", type=Path, default=settings.source_dir)
+    parser.add_argument("--lake-dir", type=Path, default=settings.lake_dir)
+    parser.add_argument("--run-id", default="manual")
+    parser.add_argument("files", nargs="*", help="source file names (default: all)")
+    args = parser.parse_args(argv)
+    report = ingest_sources(args.source_dir, args.lake_dir, args.run_id, args.files or None)
+    json.dump(report, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
