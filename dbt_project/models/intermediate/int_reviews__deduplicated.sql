@@ -1,0 +1,38 @@
+{#- The 2018 files repeat one review across product variants and contain exact
+    duplicate lines. A review is identified as the source documents it: one reviewer,
+    one text, one summary, one time. The first occurrence (file, line) is kept. -#}
+with
+
+reviews as (
+
+    select * from {{ ref('stg_amazon__reviews') }}
+
+),
+
+numbered as (
+
+    select
+        *,
+        row_number() over (
+            partition by user_key, review_text, summary, reviewed_at
+            order by source_file, line_number
+        ) as occurrence,
+        count(*) over (
+            partition by user_key, review_text, summary, reviewed_at
+        ) as duplicate_count
+
+    from reviews
+
+)
+
+select
+    md5(concat_ws('|',
+        user_key,
+        cast(epoch(reviewed_at) as bigint),
+        coalesce(summary, ''),
+        coalesce(review_text, '')
+    )) as review_key,
+    * exclude (occurrence)
+
+from numbered
+where occurrence = 1
