@@ -1,0 +1,132 @@
+"""Great Expectations checkpoints between pipeline stages.
+
+The GX project lives in expectations/gx (suites, validation definitions, checkpoints as
+committed JSON). Each checkpoint validates one table, named after it:
+
+- ``raw_reviews``: the lake's raw reviews, between ingest and dbt's cleaning models;
+- ``staged_reviews``: the cleaned reviews, between cleaning and user features;
+- ``user_features``: the per-user features, before the marts are published.
+
+An expectation's ``severity`` says what its failure means: ``critical`` (hard) stops
+the run, ``warning`` (soft) is reported and the run goes on. Results and Data Docs are
+written under the data folder, and a summary per checkpoint into the run's folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from usersegments.config import PROJECT_DIR, Settings
+from usersegments.warehouse import read_raw_reviews, read_table
+
+GX_PROJECT_DIR = PROJECT_DIR / "expectations"
+
+# What each checkpoint validates: a function of the settings returning a DataFrame.
+CHECKPOINT_DATA: dict[str, Callable[[Settings], pd.DataFrame]] = {
+    "raw_reviews": read_raw_reviews,
+    "staged_reviews": lambda settings: read_table(settings, "int_reviews__normalised"),
+    "user_features": lambda settings: read_table(settings, "int_users__behaviour_features"),
+}
+
+
+class ExpectationsFailed(RuntimeError):
+    """A hard (critical) expectation failed: downstream stages must not run."""
+
+
+def _summarise(checkpoint: str, result, strict: bool) -> dict[str, Any]:
+    failed: list[dict[str, Any]] = []
+    evaluated = 0
+    for validation in result.run_results.values():
+        for outcome in validation.results:
+            evaluated += 1
+            if outcome.success:
+                continue
+            config = outcome.expectation_config
+            severity = getattr(config, "severity", None) or "critical"
+            failed.append(
+                {
+                    "expectation": config.type,
+                    "column": config.kwargs.get("column") or config.kwargs.get("column_list"),
+                    "severity": getattr(severity, "value", severity),
+                    "unexpected_count": (outcome.result or {}).get("unexpected_count"),
+                    "observed_value": (outcome.result or {}).get("observed_value"),
+                }
+            )
+    hard = [f for f in failed if f["severity"] == "critical" or strict]
+    return {
+        "checkpoint": checkpoint,
+        "evaluated": evaluated,
+        "passed": evaluated - len(failed),
+        "failed_hard": len(hard),
+        "failed_soft": len(failed) - len(hard),
+        "failures": failed,
+        "success": not hard,
+    }
+
+
+def run_checkpoint(
+    checkpoint: str,
+    settings: Settings,
+    run_id: str,
+    data: pd.DataFrame | None = None,
+    strict: bool = False,
+) -> dict[str, Any]:
+    """Validate a stage's output; raises ExpectationsFailed if a hard expectation fails
+    (with ``strict``, if any expectation fails)."""
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    # great_expectations.yml writes results and Data Docs under ${USERSEGMENTS_DATA_DIR}.
+    os.environ["USERSEGMENTS_DATA_DIR"] = str(settings.data_dir)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    if data is None:
+        data = CHECKPOINT_DATA[checkpoint](settings)
+
+    context = gx.get_context(mode="file", project_root_dir=str(GX_PROJECT_DIR))
+    result = context.checkpoints.get(checkpoint).run(
+        batch_parameters={"dataframe": data},
+        run_id=RunIdentifier(run_name=run_id),
+    )
+    summary = _summarise(checkpoint, result, strict)
+    summary["rows"] = len(data)
+    summary["data_docs"] = str(settings.data_dir / "gx" / "data_docs" / "index.html")
+
+    out = settings.run_dir(run_id) / "quality" / f"{checkpoint}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2, default=str))
+
+    if not summary["success"]:
+        details = "; ".join(
+            f"{f['expectation']}({f['column']}, {f['severity']})" for f in summary["failures"]
+        )
+        raise ExpectationsFailed(
+            f"checkpoint {checkpoint}: {summary['failed_hard']} hard expectation(s) failed "
+            f"on {summary['rows']} rows: {details}. Results: {out}"
+        )
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run one Great Expectations checkpoint.")
+    parser.add_argument("checkpoint", choices=sorted(CHECKPOINT_DATA))
+    parser.add_argument("--run-id", default="manual")
+    args = parser.parse_args(argv)
+    try:
+        summary = run_checkpoint(args.checkpoint, Settings.from_env(), args.run_id)
+    except ExpectationsFailed as failed:
+        print(failed, file=sys.stderr)
+        return 1
+    json.dump(summary, sys.stdout, indent=2, default=str)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
