@@ -1,0 +1,95 @@
+"""
+### User segments pipeline
+
+Ingest the review files into the lake (bad lines quarantined with a reason), validate
+them, clean and model them with dbt, validate again between stages, publish the marts
+analysts query (`reviews`, `users`, `items`), and write a run summary.
+
+`ingest` → GX `raw_reviews` → dbt `clean` → GX `staged_reviews` → dbt `features`
+→ GX `user_features` → dbt `marts` → summary. A failed hard expectation fails its task
+and nothing downstream runs, so bad data is never published.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, Param, dag, task
+from cosmos import DbtTaskGroup
+
+from usersegments.config import Settings
+from usersegments.dbt_tasks import task_group_args
+
+SETTINGS = Settings.from_env()
+
+RAW_REVIEWS = Asset(name="lake.raw.reviews", uri=f"file://{SETTINGS.lake_dir}/raw/reviews")
+PUBLISHED_MARTS = [
+    Asset(name=f"warehouse.{table}", uri=f"file://{SETTINGS.lake_dir}/clean/{table}.parquet")
+    for table in ("reviews", "users", "items")
+]
+
+
+@dag(
+    dag_id="user_segments_pipeline",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,  # one writer for the lake and the DuckDB warehouse
+    doc_md=__doc__,
+    tags=["user-segments"],
+    params={
+        "source_files": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            title="Source files",
+            description="File names in the source folder to ingest; empty for all of them.",
+        ),
+        "strict_expectations": Param(
+            False,
+            type="boolean",
+            title="Strict expectations",
+            description="Stop the run on soft (warning) expectation failures too.",
+        ),
+    },
+)
+def user_segments_pipeline():
+    @task(outlets=[RAW_REVIEWS])
+    def ingest(params=None, run_id=None) -> dict:
+        from usersegments.ingest import ingest_sources
+
+        SETTINGS.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+        (SETTINGS.lake_dir / "clean").mkdir(parents=True, exist_ok=True)
+        return ingest_sources(
+            SETTINGS.source_dir, SETTINGS.lake_dir, run_id, params["source_files"] or None
+        )
+
+    @task
+    def validate(checkpoint: str, params=None, run_id=None) -> dict:
+        from usersegments.quality import run_checkpoint
+
+        return run_checkpoint(checkpoint, SETTINGS, run_id, strict=params["strict_expectations"])
+
+    @task(outlets=PUBLISHED_MARTS)
+    def summarise(ingest_report: dict, checks: list[dict], run_id=None) -> dict:
+        from usersegments.summary import build_summary, format_summary
+
+        summary = build_summary(SETTINGS, run_id, ingest_report, checks)
+        print(format_summary(summary))
+        return summary
+
+    ingest_report = ingest()
+    raw_check = validate.override(task_id="validate_raw_reviews")("raw_reviews")
+    dbt_clean = DbtTaskGroup(group_id="dbt_clean", **task_group_args("tag:clean", SETTINGS))
+    staged_check = validate.override(task_id="validate_staged_reviews")("staged_reviews")
+    dbt_features = DbtTaskGroup(
+        group_id="dbt_features", **task_group_args("tag:features", SETTINGS)
+    )
+    features_check = validate.override(task_id="validate_user_features")("user_features")
+    dbt_marts = DbtTaskGroup(group_id="dbt_marts", **task_group_args("tag:marts", SETTINGS))
+    summary = summarise(ingest_report, [raw_check, staged_check, features_check])
+
+    ingest_report >> raw_check >> dbt_clean >> staged_check >> dbt_features
+    dbt_features >> features_check >> dbt_marts >> summary
+
+
+user_segments_pipeline()

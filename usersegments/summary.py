@@ -1,0 +1,78 @@
+"""The run summary: what came in, what was rejected and why, what was published,
+and how the expectations went. Written to runs/<run_id>/summary.json by the DAG's last
+task; `python -m usersegments.summary` prints the newest one."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from usersegments.config import Settings
+from usersegments.warehouse import table_counts
+
+PUBLISHED_TABLES = ["reviews", "users", "items"]
+
+
+def build_summary(
+    settings: Settings, run_id: str, ingest: dict[str, Any], checks: list[dict[str, Any]]
+) -> dict[str, Any]:
+    summary = {
+        "run_id": run_id,
+        "lines_read": ingest["lines_read"],
+        "rows_loaded": ingest["rows_loaded"],
+        "rows_quarantined": ingest["rows_quarantined"],
+        "quarantine_reasons": ingest["quarantine_reasons"],
+        "files": ingest["files"],
+        "published": table_counts(settings, PUBLISHED_TABLES),
+        "expectations": [
+            {k: c[k] for k in ("checkpoint", "evaluated", "passed", "failed_hard", "failed_soft")}
+            for c in checks
+        ],
+        "data_docs": str(settings.data_dir / "gx" / "data_docs" / "index.html"),
+        "warehouse": str(settings.warehouse_path),
+    }
+    run_dir = settings.run_dir(run_id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    lines = [
+        f"Run {summary['run_id']}",
+        f"  lines read        {summary['lines_read']:>8,}",
+        f"  rows loaded       {summary['rows_loaded']:>8,}",
+        f"  rows quarantined  {summary['rows_quarantined']:>8,}",
+    ]
+    for reason, count in summary["quarantine_reasons"].items():
+        lines.append(f"    {reason:<30} {count:>6,}")
+    lines.append("  published")
+    for table, count in summary["published"].items():
+        lines.append(f"    {table:<16} {count:>8,}")
+    lines.append("  expectations (passed/evaluated, hard and soft failures)")
+    for check in summary["expectations"]:
+        lines.append(
+            f"    {check['checkpoint']:<16} {check['passed']:>3}/{check['evaluated']:<3}"
+            f" hard failed {check['failed_hard']}, soft failed {check['failed_soft']}"
+        )
+    lines.append(f"  warehouse  {summary['warehouse']}")
+    lines.append(f"  data docs  {summary['data_docs']}")
+    return "\n".join(lines)
+
+
+def latest_summary(settings: Settings) -> dict[str, Any]:
+    paths = sorted(settings.runs_dir.glob("*/summary.json"), key=lambda p: p.stat().st_mtime)
+    if not paths:
+        raise SystemExit(f"no run summary under {settings.runs_dir}: run `make demo` first")
+    return json.loads(paths[-1].read_text())
+
+
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(description="Print the newest run summary.").parse_args(argv)
+    print(format_summary(latest_summary(Settings.from_env())))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
