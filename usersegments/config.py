@@ -30,6 +30,12 @@ class Settings:
         return cls(data_dir=data_dir.resolve(), source_dir=source_dir.resolve())
 
     @property
+    def jars_dir(self) -> Path:
+        """JVM jars staged from Maven Central by `make jars` (jvm/pom.xml); they belong
+        to the installation, like the virtualenv, not to one data folder."""
+        return Path(os.environ.get("USERSEGMENTS_JARS_DIR", PROJECT_DIR / "var" / "jars"))
+
+    @property
     def lake_dir(self) -> Path:
         return self.data_dir / "lake"
 

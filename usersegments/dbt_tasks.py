@@ -30,6 +30,7 @@ def task_group_args(select: str, settings: Settings) -> dict[str, Any]:
             dbt_project_path=DBT_PROJECT_DIR,
             manifest_path=MANIFEST_PATH,
             install_dbt_deps=False,
+            env_vars=settings.env(),
         ),
         "profile_config": ProfileConfig(
             profile_name="usersegments",
@@ -50,5 +51,4 @@ def task_group_args(select: str, settings: Settings) -> dict[str, Any]:
             emit_datasets=False,
             should_detach_multiple_parents_tests=True,
         ),
-        "operator_args": {"env": settings.env(), "append_env": True, "install_deps": False},
     }

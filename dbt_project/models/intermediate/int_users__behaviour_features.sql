@@ -24,7 +24,16 @@ per_user as (
         count(*) as review_count,
         count(distinct item_id) as item_count,
         avg(rating) as mean_rating,
-        coalesce(stddev_samp(rating), 0.0) as rating_stddev,
+        -- sample standard deviation from sums, not stddev_samp(): ratings are whole
+        -- stars, so these sums are exact in any order and reruns give the same bits
+        -- (stddev_samp's streaming update depends on DuckDB's parallel row order)
+        case
+            when count(*) > 1 then sqrt(greatest(
+                (sum(rating * rating) - sum(rating) * sum(rating) / count(*)) / (count(*) - 1),
+                0.0
+            ))
+            else 0.0
+        end as rating_stddev,
         min(reviewed_at) as first_review_at,
         max(reviewed_at) as last_review_at,
         avg(review_words) as mean_review_words,

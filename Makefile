@@ -1,0 +1,63 @@
+# One command installs everything (pinned), one runs the pipeline, one runs the tests.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.9.30
+export USERSEGMENTS_DATA_DIR ?= $(CURDIR)/var
+export USERSEGMENTS_JARS_DIR ?= $(CURDIR)/var/jars
+AIRFLOW := $(PY) -m usersegments.airflow_cli
+DAG_ID := user_segments_pipeline
+
+.PHONY: help setup install jars manifest key airflow-db demo test up lock clean
+
+help:
+	@echo "make setup   install everything pinned (Python env, JVM jars, dbt manifest, Airflow DB)"
+	@echo "make demo    run the whole pipeline DAG on the bundled real data and print its summary"
+	@echo "make test    run the tests"
+	@echo "make up      Airflow UI on http://127.0.0.1:8080 (login: admin, password printed)"
+
+setup: install jars manifest key airflow-db
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) pip install --python $(PY) -r requirements.lock
+	$(UV) pip install --python $(PY) --no-deps -e .
+	touch $@
+
+jars:
+	mvn --batch-mode --quiet -f jvm/pom.xml dependency:copy-dependencies \
+		-DoutputDirectory=$(USERSEGMENTS_JARS_DIR)
+
+manifest: install
+	cd dbt_project && ../$(VENV)/bin/dbt parse --profiles-dir . --quiet
+
+key: install
+	$(PY) -m usersegments.config
+
+airflow-db: install
+	$(AIRFLOW) db migrate > /dev/null
+
+demo:
+	$(AIRFLOW) dags test $(DAG_ID)
+	$(PY) -m usersegments.summary
+
+test:
+	$(PY) -m pytest
+
+up:
+	@echo "Airflow UI: http://127.0.0.1:8080  user admin, password in $(USERSEGMENTS_DATA_DIR)/airflow/simple_auth_manager_passwords.json.generated"
+	$(AIRFLOW) standalone
+
+# Re-resolve the pins after changing requirements.in.
+lock: install
+	$(UV) pip compile requirements.in --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(USERSEGMENTS_DATA_DIR)/lake $(USERSEGMENTS_DATA_DIR)/warehouse $(USERSEGMENTS_DATA_DIR)/runs $(USERSEGMENTS_DATA_DIR)/gx

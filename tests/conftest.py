@@ -1,0 +1,116 @@
+"""Shared fixtures. The real review data is read from ../shared/data (never copied into
+the repository); corrupted or reduced variants are written to temporary folders."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from usersegments.airflow_cli import airflow_env
+from usersegments.config import PROJECT_DIR, Settings
+
+DAG_ID = "user_segments_pipeline"
+TEST_KEY = "test-pseudonym-key-not-a-secret"
+
+
+def pytest_configure(config):
+    """Airflow imported inside the test process (DagBag) gets its own home, not ~/airflow."""
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="usersegments-test-"))
+    os.environ.update(airflow_env(Settings(data_dir=home, source_dir=Settings.from_env().source_dir)))
+
+
+@pytest.fixture(scope="session")
+def real_source_dir() -> Path:
+    source_dir = Settings.from_env().source_dir
+    if not (source_dir / "SOURCES.md").exists():
+        pytest.fail(f"real review data not found at {source_dir} (set USERSEGMENTS_SOURCE_DIR)")
+    return source_dir
+
+
+def read_lines(path: Path, limit: int | None = None) -> list[bytes]:
+    with gzip.open(path, "rb") as handle:
+        lines = handle.read().splitlines()
+    return lines[:limit] if limit else lines
+
+
+def write_gz(path: Path, lines: list[bytes]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wb") as handle:
+        handle.write(b"\n".join(lines) + b"\n")
+    return path
+
+
+@dataclass
+class PipelineRun:
+    settings: Settings
+    env: dict[str, str]
+    result: subprocess.CompletedProcess
+
+    @property
+    def log(self) -> str:
+        return self.result.stdout + self.result.stderr
+
+    def airflow(self, *args: str) -> subprocess.CompletedProcess:
+        return run_airflow(self.env, *args)
+
+
+def run_airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "usersegments.airflow_cli", *args],
+        env=env,
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+
+
+def pipeline_env(data_dir: Path, source_dir: Path) -> dict[str, str]:
+    settings = Settings(data_dir=data_dir, source_dir=source_dir)
+    env = {**os.environ, **settings.env(), "USERSEGMENTS_PSEUDONYM_KEY": TEST_KEY}
+    return {**env, **airflow_env(settings)}
+
+
+def run_pipeline(data_dir: Path, source_dir: Path, conf: dict | None = None) -> PipelineRun:
+    """`airflow dags test` of the pipeline DAG in its own data folder and Airflow home."""
+    env = pipeline_env(data_dir, source_dir)
+    if not (data_dir / "airflow" / "airflow.db").exists():
+        migrated = run_airflow(env, "db", "migrate")
+        assert migrated.returncode == 0, migrated.stderr[-3000:]
+    args = ["dags", "test", DAG_ID]
+    if conf:
+        args += ["--conf", json.dumps(conf)]
+    result = run_airflow(env, *args)
+    return PipelineRun(Settings(data_dir=data_dir, source_dir=source_dir), env, result)
+
+
+@pytest.fixture(scope="session")
+def full_run(tmp_path_factory, real_source_dir) -> PipelineRun:
+    """One full pipeline run on all of the real data, shared by the end-to-end tests."""
+    run = run_pipeline(tmp_path_factory.mktemp("full_run"), real_source_dir)
+    assert run.result.returncode == 0, run.log[-5000:]
+    return run
+
+
+def task_states(run: PipelineRun) -> dict[str, str]:
+    """Task id -> final state of the newest run, read from Airflow's metadata database."""
+    import sqlite3
+
+    with sqlite3.connect(run.settings.data_dir / "airflow" / "airflow.db") as db:
+        (run_id,) = db.execute(
+            "select run_id from dag_run where dag_id = ? order by id desc limit 1", [DAG_ID]
+        ).fetchone()
+        rows = db.execute(
+            "select task_id, state from task_instance where dag_id = ? and run_id = ?",
+            [DAG_ID, run_id],
+        ).fetchall()
+    return dict(rows)

@@ -1,0 +1,125 @@
+"""Ingest on real lines, and on a corrupted copy of a real file."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import read_lines, write_gz
+from usersegments.ingest import IngestError, Rejected, ingest_file, ingest_sources, parse_line
+
+REAL_2014 = "reviews_Musical_Instruments_5.json.gz"
+REAL_2018 = "Magazine_Subscriptions_5.json.gz"
+
+
+def test_both_schemas_map_to_one(real_source_dir):
+    old = parse_line(read_lines(real_source_dir / REAL_2014, 1)[0])
+    new = parse_line(read_lines(real_source_dir / REAL_2018, 2)[1])  # line 2 has a vote
+    assert old.keys() == new.keys()
+    assert old["schema_version"] == "2014" and old["helpful_up"] is not None
+    assert old["verified"] is None
+    assert new["schema_version"] == "2018" and new["verified"] is not None
+    assert new["vote_text"] == "3"
+
+
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        (b'{"reviewerID": "A1", "asin": "B1", "overall": 5.0, "unixRevi', "invalid_json"),
+        (b'{"asin": "B1", "overall": 5.0, "unixReviewTime": 1}', "missing_reviewer_id"),
+        (b'{"reviewerID": "", "asin": "B1", "overall": 5.0, "unixReviewTime": 1}', "missing_reviewer_id"),
+        (b'{"reviewerID": "A1", "overall": 5.0, "unixReviewTime": 1}', "missing_item_id"),
+        (b'{"reviewerID": "A1", "asin": "B1", "overall": "five", "unixReviewTime": 1}', "wrong_type:overall"),
+        (b'{"reviewerID": "A1", "asin": "B1", "overall": 4.0, "unixReviewTime": "x"}', "wrong_type:unixReviewTime"),
+        (b'{"reviewerID": 17, "asin": "B1", "overall": 4.0, "unixReviewTime": 1}', "wrong_type:reviewerID"),
+        (b'{"reviewerID": "A1", "asin": "B1", "overall": 4.0, "unixReviewTime": 1, "vote": "lots"}', "wrong_type:vote"),
+        (b'{"reviewerID": "A1", "asin": "B1", "overall": 4.0}', "missing_review_time"),
+        (b'["A1", "B1", 5.0]', "not_a_json_object"),
+        (b'{"reviewerID": "A\xff1", "asin": "B1", "overall": 4.0, "unixReviewTime": 1}', "invalid_utf8"),
+        (b"   ", "empty_line"),
+    ],
+)
+def test_bad_lines_are_rejected_with_a_reason(line, reason):
+    with pytest.raises(Rejected) as rejected:
+        parse_line(line)
+    assert str(rejected.value).startswith(reason)
+
+
+def test_vote_with_thousands_separator_is_accepted():
+    record = parse_line(
+        b'{"reviewerID": "A1", "asin": "B1", "overall": 4.0, "unixReviewTime": 1, "vote": "1,024"}'
+    )
+    assert record["vote_text"] == "1,024"
+
+
+BAD_LINES = [
+    b'{"overall": 5.0, "verified": true, "reviewerID": "AX1", "asin": "B0', # truncated
+    b'{"overall": "great", "reviewerID": "AX2", "asin": "B01", "unixReviewTime": 1400000000}',
+    b'{"overall": 5.0, "asin": "B01", "unixReviewTime": 1400000000, "reviewerName": "Bob"}',
+    b'{"overall": 5.0, "reviewerID": "AX4", "unixReviewTime": 1400000000}',
+    b'{"overall": 5.0, "reviewerID": "AX5\xc3\x28", "asin": "B01", "unixReviewTime": 1}',
+]
+
+
+def test_corrupted_copy_is_quarantined_and_reconciles(tmp_path, real_source_dir):
+    real = read_lines(real_source_dir / REAL_2018)
+    # bad lines spread through a real file: at the start, in the middle, at the end
+    corrupted = [BAD_LINES[0], *real[:1000], *BAD_LINES[1:4], *real[1000:], BAD_LINES[4]]
+    source = write_gz(tmp_path / "src" / REAL_2018, corrupted)
+
+    report = ingest_file(source, tmp_path / "lake", "test-run")
+
+    assert report.lines_read == len(real) + len(BAD_LINES)
+    assert report.rows_loaded == len(real)
+    assert report.rows_quarantined == len(BAD_LINES)
+    assert report.lines_read == report.rows_loaded + report.rows_quarantined
+    assert dict(report.quarantine_reasons) == {
+        "invalid_json": 1,
+        "wrong_type:overall": 1,
+        "missing_reviewer_id": 1,
+        "missing_item_id": 1,
+        "invalid_utf8": 1,
+    }
+    quarantine = pq.read_table(tmp_path / "lake/raw/quarantine/Magazine_Subscriptions_5.parquet")
+    rows = quarantine.to_pylist()
+    assert [r["line_number"] for r in rows] == [1, 1002, 1003, 1004, len(corrupted)]
+    assert rows[0]["raw_line"] == BAD_LINES[0].decode()  # the raw text is kept
+    assert rows[4]["raw_line"].startswith('{"overall": 5.0, "reviewerID": "AX5\\xc3(')
+    loaded = pq.read_table(tmp_path / "lake/raw/reviews/Magazine_Subscriptions_5.parquet")
+    assert loaded.column("line_number").to_pylist()[:2] == [2, 3]  # lineage is per line
+    assert set(loaded.column("source_file").to_pylist()) == {REAL_2018}
+
+
+def test_rerun_replaces_rather_than_appends(tmp_path, real_source_dir):
+    source = write_gz(tmp_path / "src" / REAL_2018, read_lines(real_source_dir / REAL_2018, 200))
+    first = ingest_sources(source.parent, tmp_path / "lake", "run-1")
+    second = ingest_sources(source.parent, tmp_path / "lake", "run-2")
+    assert first["rows_loaded"] == second["rows_loaded"] == 200
+    table = pq.read_table(tmp_path / "lake/raw/reviews")
+    assert table.num_rows == 200
+    assert set(table.column("ingest_run_id").to_pylist()) == {"run-2"}
+
+
+def test_unreadable_file_fails_loudly_naming_it(tmp_path, real_source_dir):
+    data = (real_source_dir / REAL_2018).read_bytes()
+    broken = tmp_path / "src" / "Broken_5.json.gz"
+    broken.parent.mkdir()
+    broken.write_bytes(data[: len(data) // 2])  # gzip stream cut in half
+    with pytest.raises(IngestError, match="Broken_5.json.gz"):
+        ingest_file(broken, tmp_path / "lake", "run")
+    assert not (tmp_path / "lake/raw/reviews/Broken_5.parquet").exists()
+
+
+def test_missing_named_source_is_an_error(tmp_path, real_source_dir):
+    with pytest.raises(IngestError, match="Nope.json.gz"):
+        ingest_sources(real_source_dir, tmp_path / "lake", "run", ["Nope.json.gz"])
+
+
+def test_real_data_loads_every_line(tmp_path, real_source_dir):
+    report = ingest_sources(real_source_dir, tmp_path / "lake", "run")
+    assert report["lines_read"] == 26_330  # SOURCES.md
+    assert report["rows_loaded"] + report["rows_quarantined"] == report["lines_read"]
+    assert json.loads(json.dumps(report)) == report  # XCom-serialisable

@@ -1,0 +1,160 @@
+"""The whole pipeline DAG, run by Airflow (`airflow dags test`) on the real data."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import duckdb
+import pytest
+
+from conftest import read_lines, run_pipeline, task_states, write_gz
+from usersegments.warehouse import connect
+
+pytestmark = pytest.mark.slow
+
+# SOURCES.md: 26,330 lines, 16,455 distinct reviews, 3,667 reviewers
+LINES, REVIEWS, USERS = 26_330, 16_455, 3_667
+
+
+def published_counts(settings) -> dict[str, int]:
+    with connect(settings) as con:
+        return {
+            table: con.sql(f"select count(*) from {table}").fetchall()[0][0]
+            for table in ("reviews", "users", "items")
+        }
+
+
+def test_full_run_publishes_the_cleaned_data(full_run):
+    summary = json.loads(next(full_run.settings.runs_dir.glob("*/summary.json")).read_text())
+    assert summary["lines_read"] == LINES
+    assert summary["rows_loaded"] + summary["rows_quarantined"] == LINES
+    assert summary["published"] == published_counts(full_run.settings)
+    assert summary["published"]["reviews"] == REVIEWS
+    assert summary["published"]["users"] == USERS
+    assert [c["checkpoint"] for c in summary["expectations"]] == [
+        "raw_reviews",
+        "staged_reviews",
+        "user_features",
+    ]
+    assert all(c["failed_hard"] == 0 for c in summary["expectations"])
+    assert (full_run.settings.data_dir / "gx" / "data_docs" / "index.html").exists()
+
+    with connect(full_run.settings) as con:
+        # vote "1,024"-style text became integers; HTML entities were decoded
+        assert con.sql("select max(helpful_votes) from reviews").fetchall()[0][0] > 999
+        assert con.sql(
+            "select count(*) from reviews where review_text like '%&#34;%'"
+        ).fetchall()[0][0] == 0
+        assert con.sql("select sum(duplicate_count) from reviews").fetchall()[0][0] == LINES
+    # the Spark stages read the cleaned tables from the lake
+    for table, count in published_counts(full_run.settings).items():
+        path = full_run.settings.lake_dir / "clean" / f"{table}.parquet"
+        assert duckdb.sql(f"select count(*) from '{path}'").fetchall()[0][0] == count
+
+
+FREE_TEXT = {"summary", "review_text"}
+
+
+def test_no_raw_reviewer_id_or_name_reaches_the_warehouse(full_run, real_source_dir):
+    ids, names = set(), set()
+    for path in real_source_dir.glob("*.json.gz"):
+        with gzip.open(path, "rt") as handle:
+            for line in handle:
+                record = json.loads(line)
+                ids.add(record["reviewerID"])
+                if len(record.get("reviewerName") or "") >= 6:  # short names are words
+                    names.add(record["reviewerName"])
+    with connect(full_run.settings) as con:
+        columns = con.sql(
+            "select table_name, column_name, data_type from information_schema.columns"
+        ).fetchall()
+        leaks = []
+        for table, column, data_type in columns:
+            assert column.lower() not in {"reviewer_id", "reviewer_name", "reviewerid"}
+            if data_type != "VARCHAR":
+                continue
+            values = {
+                v for (v,) in con.sql(f'select distinct "{column}" from "{table}"').fetchall()
+            }
+            # Free text may quote a word that is also someone's display name
+            # ("jayjustin" as a review title): names are checked as the values of
+            # every other column, ids everywhere.
+            personal = ids if column in FREE_TEXT else ids | names
+            leaks += [(table, column, v) for v in values & personal]
+    assert leaks == []
+
+
+def test_rerun_is_idempotent(full_run):
+    def snapshot():
+        with connect(full_run.settings) as con:
+            return {
+                table: con.sql(
+                    f"select md5(string_agg(t::varchar, '|' order by t::varchar)) from {table} t"
+                ).fetchall()[0][0]
+                for table in ("reviews", "users", "items")
+            }
+
+    first_counts, first = published_counts(full_run.settings), snapshot()
+    again = run_pipeline(full_run.settings.data_dir, full_run.settings.source_dir)
+    assert again.result.returncode == 0, again.log[-5000:]
+    assert published_counts(full_run.settings) == first_counts
+    assert snapshot() == first
+
+
+def test_corrupted_input_is_quarantined_through_the_dag(tmp_path, real_source_dir):
+    name = "Appliances_5.json.gz"
+    real = read_lines(real_source_dir / name)
+    bad = [
+        b'{"overall": 5.0, "reviewerID": "AQ1", "asin": "B0',
+        b'{"overall": "5 stars", "reviewerID": "AQ2", "asin": "B01", "unixReviewTime": 1}',
+        b'{"overall": 5.0, "asin": "B01", "unixReviewTime": 1400000000}',
+        b"\xff\xfe not json",
+    ]
+    write_gz(tmp_path / "src" / name, [*real[:500], *bad, *real[500:]])
+
+    run = run_pipeline(tmp_path / "data", tmp_path / "src", conf={"source_files": [name]})
+    assert run.result.returncode == 0, run.log[-5000:]
+
+    summary = json.loads(next(run.settings.runs_dir.glob("*/summary.json")).read_text())
+    assert summary["lines_read"] == len(real) + len(bad)
+    assert summary["rows_quarantined"] == len(bad)
+    assert summary["rows_loaded"] == len(real)
+    assert summary["quarantine_reasons"] == {
+        "invalid_json": 1,
+        "wrong_type:overall": 1,
+        "missing_reviewer_id": 1,
+        "invalid_utf8": 1,
+    }
+    with connect(run.settings) as con:
+        staged = con.sql("select count(*) from stg_amazon__reviews").fetchall()[0][0]
+        quarantined = con.sql(
+            "select reason_code, count(*) from stg_amazon__quarantined_lines group by 1"
+        ).fetchall()
+    assert staged == len(real)
+    assert dict(quarantined) == summary["quarantine_reasons"]
+
+
+def test_failed_hard_expectation_stops_everything_downstream(tmp_path, real_source_dir):
+    name = "Appliances_5.json.gz"
+    real = read_lines(real_source_dir / name, 300)
+    # well-formed JSON with the right types, so ingest accepts it; a 7-star rating
+    # breaks a hard expectation of the raw_reviews checkpoint
+    impossible = json.loads(real[0])
+    impossible["overall"] = 7.0
+    write_gz(tmp_path / "src" / name, [*real, json.dumps(impossible).encode()])
+
+    run = run_pipeline(tmp_path / "data", tmp_path / "src", conf={"source_files": [name]})
+    assert run.result.returncode != 0
+
+    states = task_states(run)
+    assert states["ingest"] == "success"
+    assert states["validate_raw_reviews"] == "failed"
+    downstream = {t: s for t, s in states.items() if t not in {"ingest", "validate_raw_reviews"}}
+    assert downstream and set(downstream.values()) == {"upstream_failed"}, downstream
+    assert "expect_column_values_to_be_between(rating, critical)" in run.log
+
+    # nothing was published: no dbt model ran
+    with connect(run.settings) as con:
+        tables = {t for (t,) in con.sql("select table_name from information_schema.tables").fetchall()}
+    assert tables.isdisjoint({"reviews", "users", "items", "stg_amazon__reviews"})

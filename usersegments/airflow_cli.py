@@ -1,0 +1,47 @@
+"""Run the `airflow` command with this project's configuration.
+
+The one place the project's Airflow settings live: the Makefile, the tests and CI all
+go through here, so `make demo`, `make up` and the tests see the same DAGs folder,
+Airflow home and data folder. Usage: ``python -m usersegments.airflow_cli <airflow args>``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+from usersegments.config import PROJECT_DIR, Settings
+
+
+def airflow_env(settings: Settings) -> dict[str, str]:
+    """Airflow configuration of the embedded (local) profile for one data folder."""
+    return {
+        "AIRFLOW_HOME": str(settings.data_dir / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_DIR / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        # `airflow standalone` otherwise starts enough workers to use ~5.5 GB
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        # the UI and API on this machine only; login required (simple auth manager,
+        # generated password in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": "8080",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__COSMOS__CACHE_DIR": str(settings.data_dir / "cosmos"),
+        "GX_ANALYTICS_ENABLED": "false",
+        **settings.env(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    # Defaults first: anything the operator set in the environment wins.
+    env = {**airflow_env(Settings.from_env()), **os.environ}
+    airflow = shutil.which("airflow", path=os.path.dirname(sys.executable)) or "airflow"
+    os.execvpe(airflow, [airflow, *args], env)
+    return 1  # not reached
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
