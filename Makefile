@@ -27,7 +27,8 @@ install: $(VENV)/.installed
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(UV) pip install --python $(PY) -r requirements.lock
+	# sync, not install: also removes what the lock no longer lists
+	$(UV) pip sync --python $(PY) requirements.lock
 	$(UV) pip install --python $(PY) --no-deps -e .
 	touch $@
 

@@ -33,7 +33,10 @@ PUBLISHED_MARTS = [
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=1,  # one writer for the lake and the DuckDB warehouse
+    # The embedded DuckDB warehouse takes one writing process at a time (and blocks
+    # readers in other processes while it writes): run one task at a time.
+    max_active_runs=1,
+    max_active_tasks=1,
     doc_md=__doc__,
     tags=["user-segments"],
     params={

@@ -38,7 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     # Defaults first: anything the operator set in the environment wins.
     env = {**airflow_env(Settings.from_env()), **os.environ}
-    airflow = shutil.which("airflow", path=os.path.dirname(sys.executable)) or "airflow"
+    # `airflow standalone` starts its components as `airflow ...` found on PATH.
+    bin_dir = os.path.dirname(sys.executable)
+    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
+    airflow = shutil.which("airflow", path=bin_dir) or "airflow"
     os.execvpe(airflow, [airflow, *args], env)
     return 1  # not reached
 
