@@ -12,7 +12,7 @@ export USERSEGMENTS_JARS_DIR ?= $(CURDIR)/var/jars
 AIRFLOW := $(PY) -m usersegments.airflow_cli
 DAG_ID := user_segments_pipeline
 
-.PHONY: help setup install jars manifest key airflow-db demo test up lock clean
+.PHONY: help setup install jars encoder manifest key airflow-db demo test bench up lock clean
 
 help:
 	@echo "make setup   install everything pinned (Python env, JVM jars, dbt manifest, Airflow DB)"
@@ -20,7 +20,7 @@ help:
 	@echo "make test    run the tests"
 	@echo "make up      Airflow UI on http://127.0.0.1:8080 (login: admin, password printed)"
 
-setup: install jars manifest key airflow-db
+setup: install jars encoder manifest key airflow-db
 
 install: $(VENV)/.installed
 
@@ -32,9 +32,14 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(UV) pip install --python $(PY) --no-deps -e .
 	touch $@
 
+# GPU=1: the spark-nlp-gpu artifact, into var/jars-gpu (USERSEGMENTS_SPARK_GPU=1 uses it)
 jars:
-	mvn --batch-mode --quiet -f jvm/pom.xml dependency:copy-dependencies \
-		-DoutputDirectory=$(USERSEGMENTS_JARS_DIR)
+	mvn --batch-mode --quiet -f jvm/pom.xml $(if $(GPU),-P gpu) dependency:copy-dependencies \
+		-DoutputDirectory=$(USERSEGMENTS_JARS_DIR)$(if $(GPU),-gpu)
+
+# all-MiniLM-L6-v2 from its PyPI package -> ONNX -> Spark NLP model (var/models)
+encoder: install jars
+	$(PY) -m usersegments.encoder
 
 manifest: install
 	cd dbt_project && ../$(VENV)/bin/dbt parse --profiles-dir . --quiet
@@ -51,6 +56,9 @@ demo:
 
 test:
 	$(PY) -m pytest
+
+bench:
+	$(PY) bench/embedding_throughput.py
 
 up:
 	@echo "Airflow UI: http://127.0.0.1:8080  user admin, password in $(USERSEGMENTS_DATA_DIR)/airflow/simple_auth_manager_passwords.json.generated"

