@@ -6,18 +6,23 @@ them, clean and model them with dbt, validate again between stages, publish the 
 analysts query (`reviews`, `users`, `items`), and write a run summary.
 
 `ingest` → GX `raw_reviews` → dbt `clean` → GX `staged_reviews` → dbt `features`
-→ GX `user_features` → dbt `marts` → summary. A failed hard expectation fails its task
-and nothing downstream runs, so bad data is never published.
+→ GX `user_features` → dbt `marts` → Spark NLP `embed_reviews` (spark-submit,
+incremental) → GX `review_embeddings` → summary. A failed hard expectation fails its
+task and nothing downstream runs, so bad data is never published.
 """
 
 from __future__ import annotations
 
 import pendulum
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import Asset, Param, dag, task
 from cosmos import DbtTaskGroup
 
-from usersegments.config import Settings
+from usersegments.airflow_cli import SPARK_CONN_ID
+from usersegments.config import PROJECT_DIR, Settings
 from usersegments.dbt_tasks import task_group_args
+from usersegments.encoder import encoder_dir
+from usersegments.spark import spark_conf, staged_jars
 
 SETTINGS = Settings.from_env()
 
@@ -26,6 +31,9 @@ PUBLISHED_MARTS = [
     Asset(name=f"warehouse.{table}", uri=f"file://{SETTINGS.lake_dir}/clean/{table}.parquet")
     for table in ("reviews", "users", "items")
 ]
+REVIEW_EMBEDDINGS = Asset(
+    name="lake.embeddings.reviews", uri=f"file://{SETTINGS.lake_dir}/embeddings/reviews"
+)
 
 
 @dag(
@@ -72,7 +80,7 @@ def user_segments_pipeline():
 
         return run_checkpoint(checkpoint, SETTINGS, run_id, strict=params["strict_expectations"])
 
-    @task(outlets=PUBLISHED_MARTS)
+    @task(outlets=[*PUBLISHED_MARTS, REVIEW_EMBEDDINGS])
     def summarise(ingest_report: dict, checks: list[dict], run_id=None) -> dict:
         from usersegments.summary import build_summary, format_summary
 
@@ -89,10 +97,28 @@ def user_segments_pipeline():
     )
     features_check = validate.override(task_id="validate_user_features")("user_features")
     dbt_marts = DbtTaskGroup(group_id="dbt_marts", **task_group_args("tag:marts", SETTINGS))
-    summary = summarise(ingest_report, [raw_check, staged_check, features_check])
+    embed_reviews = SparkSubmitOperator(
+        task_id="embed_reviews",
+        conn_id=SPARK_CONN_ID,
+        application=str(PROJECT_DIR / "spark_jobs" / "embed_reviews.py"),
+        name="embed_reviews",
+        jars=",".join(staged_jars(SETTINGS)),
+        conf=spark_conf(),
+        application_args=[
+            "--lake-dir", str(SETTINGS.lake_dir),
+            "--encoder-dir", str(encoder_dir(SETTINGS)),
+            "--batch-id", "{{ run_id }}",
+        ],
+    )  # fmt: skip
+    embeddings_check = validate.override(task_id="validate_review_embeddings")(
+        "review_embeddings"
+    )
+    summary = summarise(
+        ingest_report, [raw_check, staged_check, features_check, embeddings_check]
+    )
 
     ingest_report >> raw_check >> dbt_clean >> staged_check >> dbt_features
-    dbt_features >> features_check >> dbt_marts >> summary
+    dbt_features >> features_check >> dbt_marts >> embed_reviews >> embeddings_check >> summary
 
 
 user_segments_pipeline()

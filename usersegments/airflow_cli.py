@@ -12,6 +12,19 @@ import shutil
 import sys
 
 from usersegments.config import PROJECT_DIR, Settings
+from usersegments.spark import spark_env, spark_master
+
+SPARK_CONN_ID = "usersegments_spark"
+
+
+def spark_connection(master: str) -> str:
+    """An Airflow Spark connection (JSON form) for a master URL: local[N] or spark://h:p."""
+    import json
+
+    if master.startswith("spark://") and master.count(":") == 2:
+        host, port = master.rsplit(":", 1)
+        return json.dumps({"conn_type": "spark", "host": host, "port": int(port)})
+    return json.dumps({"conn_type": "spark", "host": master})
 
 
 def airflow_env(settings: Settings) -> dict[str, str]:
@@ -30,6 +43,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__COSMOS__CACHE_DIR": str(settings.data_dir / "cosmos"),
         "GX_ANALYTICS_ENABLED": "false",
+        f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}": spark_connection(spark_master()),
+        **spark_env(),
         **settings.env(),
     }
 

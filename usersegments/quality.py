@@ -5,7 +5,8 @@ committed JSON). Each checkpoint validates one table, named after it:
 
 - ``raw_reviews``: the lake's raw reviews, between ingest and dbt's cleaning models;
 - ``staged_reviews``: the cleaned reviews, between cleaning and user features;
-- ``user_features``: the per-user features, before the marts are published.
+- ``user_features``: the per-user features, before the marts are published;
+- ``review_embeddings``: the review vectors, between embedding and segmentation.
 
 An expectation's ``severity`` says what its failure means: ``critical`` (hard) stops
 the run, ``warning`` (soft) is reported and the run goes on. Results and Data Docs are
@@ -24,7 +25,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from usersegments.config import PROJECT_DIR, Settings
-from usersegments.warehouse import read_raw_reviews, read_table
+from usersegments.warehouse import read_raw_reviews, read_review_embeddings, read_table
 
 GX_PROJECT_DIR = PROJECT_DIR / "expectations"
 
@@ -33,6 +34,7 @@ CHECKPOINT_DATA: dict[str, Callable[[Settings], pd.DataFrame]] = {
     "raw_reviews": read_raw_reviews,
     "staged_reviews": lambda settings: read_table(settings, "int_reviews__normalised"),
     "user_features": lambda settings: read_table(settings, "int_users__behaviour_features"),
+    "review_embeddings": read_review_embeddings,
 }
 
 

@@ -25,6 +25,7 @@ def build_summary(
         "quarantine_reasons": ingest["quarantine_reasons"],
         "files": ingest["files"],
         "published": table_counts(settings, PUBLISHED_TABLES),
+        "embeddings": embedding_counts(settings, run_id),
         "expectations": [
             {k: c[k] for k in ("checkpoint", "evaluated", "passed", "failed_hard", "failed_soft")}
             for c in checks
@@ -36,6 +37,24 @@ def build_summary(
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def embedding_counts(settings: Settings, run_id: str) -> dict[str, Any]:
+    """Review vectors of the current encoder: all of them, and those this run added."""
+    import duckdb
+
+    from usersegments.config import safe_name
+    from usersegments.encoder import encoder_info
+
+    version = encoder_info(settings)["model_version"]
+    folder = settings.lake_dir / "embeddings" / "reviews" / f"model_version={version}"
+    with duckdb.connect() as con:
+        total, this_run = con.sql(
+            "select count(*), count(*) filter (where batch = ?) "
+            "from read_parquet(?, hive_partitioning = true)",
+            params=[safe_name(run_id), str(folder / "*" / "*.parquet")],
+        ).fetchall()[0]
+    return {"model_version": version, "reviews_embedded_total": total, "embedded_this_run": this_run}
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -50,6 +69,10 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines.append("  published")
     for table, count in summary["published"].items():
         lines.append(f"    {table:<16} {count:>8,}")
+    embeddings = summary["embeddings"]
+    lines.append(f"  review embeddings ({embeddings['model_version']})")
+    lines.append(f"    embedded this run {embeddings['embedded_this_run']:>8,}")
+    lines.append(f"    embedded in all   {embeddings['reviews_embedded_total']:>8,}")
     lines.append("  expectations (passed/evaluated, hard and soft failures)")
     for check in summary["expectations"]:
         lines.append(

@@ -37,3 +37,40 @@ def read_raw_reviews(settings: Settings) -> pd.DataFrame:
 def table_counts(settings: Settings, tables: list[str]) -> dict[str, int]:
     with connect(settings) as con:
         return {t: con.sql(f'select count(*) from "{t}"').fetchall()[0][0] for t in tables}
+
+
+def read_review_embeddings(settings: Settings) -> pd.DataFrame:
+    """One row per published review with text, and what the lake holds for it under the
+    current encoder: how many vectors (expected: 1), their length, norm, and NaN or null elements."""
+    import duckdb
+
+    from usersegments.encoder import encoder_info
+
+    version = encoder_info(settings)["model_version"]
+    vectors = settings.lake_dir / "embeddings" / "reviews" / f"model_version={version}"
+    with duckdb.connect() as con:
+        return con.sql(
+            """
+            with reviews as (
+                select review_key from read_parquet(?)
+                where coalesce(summary, review_text) is not null
+            ),
+            vectors as (
+                select review_key, vector from read_parquet(?, hive_partitioning = true)
+            )
+            select
+                reviews.review_key,
+                count(vectors.review_key) as vector_count,
+                max(len(vectors.vector)) as dimension,
+                max(sqrt(list_sum(list_transform(vectors.vector, lambda x: x * x)))) as norm,
+                bool_or(list_bool_or(list_transform(vectors.vector, lambda x: x is null or isnan(x))))
+                    as has_nan_or_null
+            from reviews
+            left join vectors on reviews.review_key = vectors.review_key
+            group by reviews.review_key
+            """,
+            params=[
+                str(settings.lake_dir / "clean" / "reviews.parquet"),
+                str(vectors / "*" / "*.parquet"),
+            ],
+        ).df()
