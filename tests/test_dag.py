@@ -36,5 +36,7 @@ def test_every_stage_is_gated_by_its_checkpoint():
         "validate_staged_reviews"
     )
     assert {t for t in dbt if t.startswith("dbt_marts.")} <= downstream("validate_user_features")
-    assert "summarise" in downstream("dbt_marts.users.run")
+    assert "embed_reviews" in downstream("dbt_marts.users.run")
+    assert "validate_review_embeddings" in downstream("embed_reviews")
+    assert "summarise" in downstream("validate_review_embeddings")
     assert set(dag.params.keys()) >= {"source_files", "strict_expectations"}

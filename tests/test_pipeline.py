@@ -15,6 +15,7 @@ pytestmark = pytest.mark.slow
 
 # SOURCES.md: 26,330 lines, 16,455 distinct reviews, 3,667 reviewers
 LINES, REVIEWS, USERS = 26_330, 16_455, 3_667
+REVIEWS_WITH_TEXT = REVIEWS  # every distinct review has a summary or a body
 
 
 def published_counts(settings) -> dict[str, int]:
@@ -36,7 +37,15 @@ def test_full_run_publishes_the_cleaned_data(full_run):
         "raw_reviews",
         "staged_reviews",
         "user_features",
+        "review_embeddings",
     ]
+    # every review with text embedded once, by this run
+    with connect(full_run.settings) as con:
+        with_text = con.sql(
+            "select count(*) from reviews where coalesce(summary, review_text) is not null"
+        ).fetchall()[0][0]
+    assert summary["embeddings"]["embedded_this_run"] == with_text
+    assert summary["embeddings"]["reviews_embedded_total"] == with_text
     assert all(c["failed_hard"] == 0 for c in summary["expectations"])
     assert (full_run.settings.data_dir / "gx" / "data_docs" / "index.html").exists()
 
@@ -100,6 +109,29 @@ def test_rerun_is_idempotent(full_run):
     assert again.result.returncode == 0, again.log[-5000:]
     assert published_counts(full_run.settings) == first_counts
     assert snapshot() == first
+    # the second run embedded nothing: every review already had its vector
+    summaries = sorted(
+        full_run.settings.runs_dir.glob("*/summary.json"), key=lambda p: p.stat().st_mtime
+    )
+    second = json.loads(summaries[-1].read_text())["embeddings"]
+    assert second["embedded_this_run"] == 0
+    assert second["reviews_embedded_total"] == REVIEWS_WITH_TEXT
+
+
+def test_a_new_source_file_embeds_only_its_reviews(tmp_path, real_source_dir):
+    first = run_pipeline(tmp_path, real_source_dir, conf={"source_files": ["Appliances_5.json.gz"]})
+    assert first.result.returncode == 0, first.log[-5000:]
+    second = run_pipeline(
+        tmp_path, real_source_dir, conf={"source_files": ["AMAZON_FASHION_5.json.gz"]}
+    )
+    assert second.result.returncode == 0, second.log[-5000:]
+
+    summaries = sorted(tmp_path.glob("runs/*/summary.json"), key=lambda p: p.stat().st_mtime)
+    before, after = (json.loads(p.read_text())["embeddings"] for p in summaries)
+    # SOURCES.md: Appliances has 161 distinct reviews, Fashion 448
+    assert before["embedded_this_run"] == 161
+    assert after["embedded_this_run"] == 448
+    assert after["reviews_embedded_total"] == 161 + 448
 
 
 def test_corrupted_input_is_quarantined_through_the_dag(tmp_path, real_source_dir):

@@ -1,0 +1,66 @@
+"""Spark NLP's vectors against sentence-transformers' encode() of the same model."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from spark_jobs.embed_reviews import embedding_pipeline
+from usersegments.config import Settings
+from usersegments.encoder import DIMENSION, encoder_dir, encoder_info, weights_dir
+from usersegments.spark import spark_session
+
+pytestmark = pytest.mark.slow
+
+
+def real_review_texts(source_dir, per_file: int) -> list[str]:
+    """Real reviews as the job embeds them ("summary. text"): the first of each file,
+    plus the longest, which run past the 256-token limit."""
+    texts: list[str] = []
+    for name in ("reviews_Musical_Instruments_5.json.gz", "All_Beauty_5.json.gz"):
+        with gzip.open(source_dir / name, "rt") as handle:
+            records = [json.loads(line) for line in handle]
+        parts = [
+            ". ".join(p for p in (r.get("summary"), r.get("reviewText")) if p) for r in records
+        ]
+        longest = sorted(parts, key=len, reverse=True)[:20]
+        texts += [t for t in parts[: per_file - 20] if t] + longest
+    return texts
+
+
+def test_spark_nlp_matches_sentence_transformers(real_source_dir):
+    from pyspark.sql import functions as F
+    from sentence_transformers import SentenceTransformer
+
+    texts = real_review_texts(real_source_dir, per_file=120)
+    assert len(texts) >= 200
+    settings = Settings.from_env()
+    assert encoder_info(settings)["dimension"] == DIMENSION
+
+    spark = spark_session("parity-test", settings)
+    try:
+        frame = spark.createDataFrame(list(enumerate(texts)), ["id", "text"])
+        rows = (
+            embedding_pipeline(encoder_dir(settings), batch_size=16)
+            .fit(frame)
+            .transform(frame)
+            .select("id", F.col("vectors")[0].alias("vector"))
+            .collect()
+        )
+    finally:
+        spark.stop()
+    spark_vectors = np.array([r.vector for r in sorted(rows, key=lambda r: r.id)])
+
+    reference = SentenceTransformer(str(weights_dir()), device="cpu").encode(
+        texts, normalize_embeddings=True
+    )
+    assert spark_vectors.shape == reference.shape == (len(texts), DIMENSION)
+    cosine = (spark_vectors * reference).sum(1) / (
+        np.linalg.norm(spark_vectors, axis=1) * np.linalg.norm(reference, axis=1)
+    )
+    print(f"parity on {len(texts)} real reviews: cosine min {cosine.min():.6f} mean {cosine.mean():.6f}")
+    assert cosine.min() >= 0.99, f"worst review: {texts[int(cosine.argmin())][:200]}"
+    assert np.allclose(np.linalg.norm(spark_vectors, axis=1), 1.0, atol=1e-3)

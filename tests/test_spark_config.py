@@ -1,0 +1,61 @@
+"""What the GPU setting and the Spark master setting choose (no GPU needed)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from usersegments.airflow_cli import spark_connection
+from usersegments.config import PROJECT_DIR, Settings
+from usersegments.spark import JarsMissing, jars_dir, spark_conf, staged_jars
+
+POM = "{http://maven.apache.org/POM/4.0.0}"
+
+
+def test_cpu_is_the_default(monkeypatch):
+    monkeypatch.delenv("USERSEGMENTS_SPARK_GPU", raising=False)
+    conf = spark_conf()
+    assert not any(".resource.gpu." in key for key in conf)
+    assert conf["spark.jsl.settings.onnx.intraOpNumThreads"] == "1"
+
+
+def test_gpu_setting_switches_resources_and_jars(monkeypatch, tmp_path):
+    monkeypatch.setenv("USERSEGMENTS_SPARK_GPU", "1")
+    monkeypatch.setenv("USERSEGMENTS_GPU_DISCOVERY_SCRIPT", "/opt/gpu/discover.sh")
+    conf = spark_conf()
+    assert conf["spark.executor.resource.gpu.amount"] == "1"
+    assert conf["spark.task.resource.gpu.amount"] == "1"
+    assert conf["spark.executor.resource.gpu.discoveryScript"] == "/opt/gpu/discover.sh"
+
+    monkeypatch.setenv("USERSEGMENTS_JARS_DIR", str(tmp_path / "jars"))
+    settings = Settings.from_env()
+    assert jars_dir(settings, gpu=True) == tmp_path / "jars-gpu"
+    with pytest.raises(JarsMissing, match="make jars GPU=1"):
+        staged_jars(settings)
+    (tmp_path / "jars-gpu").mkdir()
+    (tmp_path / "jars-gpu" / "spark-nlp-gpu_2.12-5.5.3.jar").touch()
+    assert staged_jars(settings) == [str(tmp_path / "jars-gpu" / "spark-nlp-gpu_2.12-5.5.3.jar")]
+
+
+def test_gpu_profile_uses_the_gpu_artifact_of_the_same_version():
+    root = ET.parse(PROJECT_DIR / "jvm" / "pom.xml").getroot()
+    artifacts = {}
+    for profile in root.iter(f"{POM}profile"):
+        dependency = profile.find(f"{POM}dependencies/{POM}dependency")
+        artifacts[profile.findtext(f"{POM}id")] = (
+            dependency.findtext(f"{POM}artifactId"),
+            dependency.findtext(f"{POM}version"),
+        )
+    assert artifacts["cpu"] == ("spark-nlp_2.12", "5.5.3")
+    assert artifacts["gpu"] == ("spark-nlp-gpu_2.12", "5.5.3")
+
+
+def test_spark_master_becomes_the_airflow_connection():
+    assert json.loads(spark_connection("spark://10.1.2.3:7077")) == {
+        "conn_type": "spark",
+        "host": "spark://10.1.2.3",
+        "port": 7077,
+    }
+    assert json.loads(spark_connection("local[2]")) == {"conn_type": "spark", "host": "local[2]"}
