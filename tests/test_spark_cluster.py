@@ -90,7 +90,7 @@ def test_embedding_job_runs_on_a_standalone_cluster(full_run, tmp_path, standalo
     report = json.loads(report_path.read_text())
     assert report["embedded"] == 300 and report["reviews"] == 300
     # the work ran on the worker's executor, not in the driver
-    assert "Launching executor" in logs["worker"].read_text()
+    assert "Asked to launch executor" in logs["worker"].read_text()
     vectors = duckdb.sql(
         f"select count(*), min(len(vector)) from read_parquet('{lake}/embeddings/reviews/*/*/*.parquet')"
     ).fetchall()[0]
