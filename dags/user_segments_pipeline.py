@@ -3,12 +3,19 @@
 
 Ingest the review files into the lake (bad lines quarantined with a reason), validate
 them, clean and model them with dbt, validate again between stages, publish the marts
-analysts query (`reviews`, `users`, `items`), and write a run summary.
+analysts query (`reviews`, `users`, `items`), embed the review text, segment the users,
+publish the segment marts (`segments`, `user_segments`, ...), and write a run summary
+and a segment report.
 
 `ingest` → GX `raw_reviews` → dbt `clean` → GX `staged_reviews` → dbt `features`
 → GX `user_features` → dbt `marts` → Spark NLP `embed_reviews` (spark-submit,
-incremental) → GX `review_embeddings` → summary. A failed hard expectation fails its
-task and nothing downstream runs, so bad data is never published.
+incremental) → GX `review_embeddings` → Spark MLlib `segment_users` (spark-submit)
+→ GX `user_segments` → dbt `segments` → report → summary. A failed hard expectation
+fails its task and nothing downstream runs, so bad data is never published.
+
+Params set at trigger time: which source files, strict expectations, and the
+segmentation: algorithm, a forced number of segments (empty: chosen by silhouette),
+the smallest segment allowed, and the feature group weights.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ PUBLISHED_MARTS = [
 REVIEW_EMBEDDINGS = Asset(
     name="lake.embeddings.reviews", uri=f"file://{SETTINGS.lake_dir}/embeddings/reviews"
 )
+# The segmentation runs (lake/segments/<table>/run_id=...), published once validated.
+USER_SEGMENTS = Asset(name="lake.segments", uri=f"file://{SETTINGS.lake_dir}/segments")
 
 
 @dag(
@@ -61,6 +70,34 @@ REVIEW_EMBEDDINGS = Asset(
             title="Strict expectations",
             description="Stop the run on soft (warning) expectation failures too.",
         ),
+        "segmentation_algorithm": Param(
+            "kmeans",
+            type="string",
+            enum=["kmeans", "bisecting_kmeans", "gaussian_mixture"],
+            title="Segmentation algorithm",
+            description="Spark MLlib clustering of the fused user features.",
+        ),
+        "segment_count": Param(
+            None,
+            type=["null", "integer"],
+            minimum=2,
+            title="Number of segments",
+            description="Force k; leave empty to choose it by silhouette over k = 3..10.",
+        ),
+        "min_segment_share": Param(
+            0.01,
+            type="number",
+            minimum=0,
+            maximum=0.5,
+            title="Smallest segment (share of users)",
+            description="k with a smaller segment is not chosen; a run with one fails its expectations.",
+        ),
+        "feature_weights": Param(
+            {"behaviour": 1.0, "text": 1.0, "graph": 1.0},
+            type="object",
+            title="Feature group weights",
+            description="Weight of each feature group in the fused features (0 leaves it out).",
+        ),
     },
 )
 def user_segments_pipeline():
@@ -80,11 +117,29 @@ def user_segments_pipeline():
 
         return run_checkpoint(checkpoint, SETTINGS, run_id, strict=params["strict_expectations"])
 
-    @task(outlets=[*PUBLISHED_MARTS, REVIEW_EMBEDDINGS])
-    def summarise(ingest_report: dict, checks: list[dict], run_id=None) -> dict:
+    @task
+    def validate_user_segments(params=None, run_id=None) -> dict:
+        from usersegments.quality import run_checkpoint, segment_size_parameters
+
+        return run_checkpoint(
+            "user_segments",
+            SETTINGS,
+            run_id,
+            strict=params["strict_expectations"],
+            parameters=segment_size_parameters(SETTINGS, params["min_segment_share"]),
+        )
+
+    @task
+    def segment_report(run_id=None) -> str:
+        from usersegments.segment_report import write_report
+
+        return str(write_report(SETTINGS, run_id))
+
+    @task(outlets=[*PUBLISHED_MARTS, REVIEW_EMBEDDINGS, USER_SEGMENTS])
+    def summarise(ingest_report: dict, checks: list[dict], report: str, run_id=None) -> dict:
         from usersegments.summary import build_summary, format_summary
 
-        summary = build_summary(SETTINGS, run_id, ingest_report, checks)
+        summary = build_summary(SETTINGS, run_id, ingest_report, checks, report)
         print(format_summary(summary))
         return summary
 
@@ -113,12 +168,37 @@ def user_segments_pipeline():
     embeddings_check = validate.override(task_id="validate_review_embeddings")(
         "review_embeddings"
     )
+    segment_users = SparkSubmitOperator(
+        task_id="segment_users",
+        conn_id=SPARK_CONN_ID,
+        application=str(PROJECT_DIR / "spark_jobs" / "segment_users.py"),
+        name="segment_users",
+        jars=",".join(staged_jars(SETTINGS)),
+        conf=spark_conf(),
+        application_args=[
+            "--lake-dir", str(SETTINGS.lake_dir),
+            "--encoder-dir", str(encoder_dir(SETTINGS)),
+            "--run-id", "{{ run_id }}",
+            "--algorithm", "{{ params.segmentation_algorithm }}",
+            "--k", "{{ params.segment_count or 0 }}",
+            "--min-segment-share", "{{ params.min_segment_share }}",
+            "--weights", "{{ params.feature_weights | tojson }}",
+        ],
+    )  # fmt: skip
+    segments_check = validate_user_segments()
+    dbt_segments = DbtTaskGroup(
+        group_id="dbt_segments", **task_group_args("tag:segments", SETTINGS)
+    )
+    report = segment_report()
     summary = summarise(
-        ingest_report, [raw_check, staged_check, features_check, embeddings_check]
+        ingest_report,
+        [raw_check, staged_check, features_check, embeddings_check, segments_check],
+        report,
     )
 
     ingest_report >> raw_check >> dbt_clean >> staged_check >> dbt_features
-    dbt_features >> features_check >> dbt_marts >> embed_reviews >> embeddings_check >> summary
+    dbt_features >> features_check >> dbt_marts >> embed_reviews >> embeddings_check
+    embeddings_check >> segment_users >> segments_check >> dbt_segments >> report >> summary
 
 
 user_segments_pipeline()

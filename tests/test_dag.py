@@ -38,5 +38,45 @@ def test_every_stage_is_gated_by_its_checkpoint():
     assert {t for t in dbt if t.startswith("dbt_marts.")} <= downstream("validate_user_features")
     assert "embed_reviews" in downstream("dbt_marts.users.run")
     assert "validate_review_embeddings" in downstream("embed_reviews")
-    assert "summarise" in downstream("validate_review_embeddings")
-    assert set(dag.params.keys()) >= {"source_files", "strict_expectations"}
+    assert "segment_users" in downstream("validate_review_embeddings")
+    assert "validate_user_segments" in downstream("segment_users")
+    segment_marts = {t for t in dbt if t.startswith("dbt_segments.")}
+    assert {"dbt_segments.segments.run", "dbt_segments.user_segments.run"} <= segment_marts
+    assert segment_marts <= downstream("validate_user_segments")
+    assert {"segment_report", "summarise"} <= downstream("dbt_segments.segments.run")
+    assert set(dag.params.keys()) >= {
+        "source_files",
+        "strict_expectations",
+        "segmentation_algorithm",
+        "segment_count",
+        "min_segment_share",
+        "feature_weights",
+    }
+
+
+def test_segmentation_params_reach_the_spark_job():
+    """The trigger form's values end up on the job's command line."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(PROJECT_DIR / "dags")).dags["user_segments_pipeline"]
+    task = dag.get_task("segment_users")
+    params = {
+        "segmentation_algorithm": "bisecting_kmeans",
+        "segment_count": 7,
+        "min_segment_share": 0.02,
+        "feature_weights": {"behaviour": 1.0, "text": 2.0, "graph": 0.0},
+    }
+    env = task.get_template_env()
+    rendered = [
+        env.from_string(arg).render(params=params, run_id="manual__1") for arg in task.application_args
+    ]
+    pairs = dict(zip(rendered[::2], rendered[1::2]))
+    assert pairs["--algorithm"] == "bisecting_kmeans"
+    assert pairs["--k"] == "7"
+    assert pairs["--min-segment-share"] == "0.02"
+    assert pairs["--run-id"] == "manual__1"
+    import json
+
+    assert json.loads(pairs["--weights"]) == params["feature_weights"]
+    # empty means "choose k"
+    assert env.from_string("{{ params.segment_count or 0 }}").render(params={"segment_count": None}) == "0"

@@ -6,7 +6,9 @@ committed JSON). Each checkpoint validates one table, named after it:
 - ``raw_reviews``: the lake's raw reviews, between ingest and dbt's cleaning models;
 - ``staged_reviews``: the cleaned reviews, between cleaning and user features;
 - ``user_features``: the per-user features, before the marts are published;
-- ``review_embeddings``: the review vectors, between embedding and segmentation.
+- ``review_embeddings``: the review vectors, between embedding and segmentation;
+- ``user_segments``: the segmentation run's assignments and segments, before the segment
+  marts are published (needs the expectation parameter ``min_segment_size``).
 
 An expectation's ``severity`` says what its failure means: ``critical`` (hard) stops
 the run, ``warning`` (soft) is reported and the run goes on. Results and Data Docs are
@@ -25,16 +27,22 @@ from typing import Any, Callable
 import pandas as pd
 
 from usersegments.config import PROJECT_DIR, Settings
-from usersegments.warehouse import read_raw_reviews, read_review_embeddings, read_table
+from usersegments.warehouse import (
+    read_raw_reviews,
+    read_review_embeddings,
+    read_segment_assignments,
+    read_table,
+)
 
 GX_PROJECT_DIR = PROJECT_DIR / "expectations"
 
-# What each checkpoint validates: a function of the settings returning a DataFrame.
-CHECKPOINT_DATA: dict[str, Callable[[Settings], pd.DataFrame]] = {
-    "raw_reviews": read_raw_reviews,
-    "staged_reviews": lambda settings: read_table(settings, "int_reviews__normalised"),
-    "user_features": lambda settings: read_table(settings, "int_users__behaviour_features"),
-    "review_embeddings": read_review_embeddings,
+# What each checkpoint validates: a function of the settings and run id returning a DataFrame.
+CHECKPOINT_DATA: dict[str, Callable[[Settings, str], pd.DataFrame]] = {
+    "raw_reviews": lambda settings, run_id: read_raw_reviews(settings),
+    "staged_reviews": lambda settings, run_id: read_table(settings, "int_reviews__normalised"),
+    "user_features": lambda settings, run_id: read_table(settings, "int_users__behaviour_features"),
+    "review_embeddings": lambda settings, run_id: read_review_embeddings(settings),
+    "user_segments": read_segment_assignments,
 }
 
 
@@ -79,9 +87,11 @@ def run_checkpoint(
     run_id: str,
     data: pd.DataFrame | None = None,
     strict: bool = False,
+    parameters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Validate a stage's output; raises ExpectationsFailed if a hard expectation fails
-    (with ``strict``, if any expectation fails)."""
+    (with ``strict``, if any expectation fails). ``parameters`` fill the suite's
+    ``$PARAMETER`` thresholds."""
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
@@ -89,15 +99,17 @@ def run_checkpoint(
     os.environ["USERSEGMENTS_DATA_DIR"] = str(settings.data_dir)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     if data is None:
-        data = CHECKPOINT_DATA[checkpoint](settings)
+        data = CHECKPOINT_DATA[checkpoint](settings, run_id)
 
     context = gx.get_context(mode="file", project_root_dir=str(GX_PROJECT_DIR))
     result = context.checkpoints.get(checkpoint).run(
         batch_parameters={"dataframe": data},
+        expectation_parameters=parameters or {},
         run_id=RunIdentifier(run_name=run_id),
     )
     summary = _summarise(checkpoint, result, strict)
     summary["rows"] = len(data)
+    summary["parameters"] = parameters or {}
     summary["data_docs"] = str(settings.data_dir / "gx" / "data_docs" / "index.html")
 
     out = settings.run_dir(run_id) / "quality" / f"{checkpoint}.json"
@@ -115,13 +127,29 @@ def run_checkpoint(
     return summary
 
 
+def segment_size_parameters(settings: Settings, min_segment_share: float) -> dict[str, int]:
+    """The user_segments suite's threshold: the smallest segment allowed, in users, for
+    this many published users (the same rule the segmentation job chooses k by)."""
+    from usersegments.segmentation import min_segment_users
+
+    users = len(pd.read_parquet(settings.lake_dir / "clean" / "users.parquet", columns=["user_key"]))
+    return {"min_segment_size": min_segment_users(min_segment_share, users)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run one Great Expectations checkpoint.")
     parser.add_argument("checkpoint", choices=sorted(CHECKPOINT_DATA))
     parser.add_argument("--run-id", default="manual")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="NAME=NUMBER",
+        help="an expectation parameter, e.g. min_segment_size=25",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    parameters = {name: float(value) for name, value in (p.split("=", 1) for p in args.param)}
     try:
-        summary = run_checkpoint(args.checkpoint, Settings.from_env(), args.run_id)
+        summary = run_checkpoint(
+            args.checkpoint, Settings.from_env(), args.run_id, parameters=parameters
+        )
     except ExpectationsFailed as failed:
         print(failed, file=sys.stderr)
         return 1

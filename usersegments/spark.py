@@ -59,6 +59,11 @@ def spark_conf(gpu: bool | None = None) -> dict[str, str]:
         "spark.driver.host": driver_host,
         "spark.driver.bindAddress": driver_host,
         "spark.sql.session.timeZone": "UTC",
+        # the data is small next to Spark's default of 200 shuffle partitions, whose
+        # per-partition overhead dominated the graph stage (on a cluster: raise it)
+        "spark.sql.shuffle.partitions": os.environ.get(
+            "USERSEGMENTS_SPARK_SHUFFLE_PARTITIONS", "8"
+        ),
         "spark.ui.showConsoleProgress": "false",
         "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
         "spark.kryoserializer.buffer.max": "512m",

@@ -1,5 +1,5 @@
 """The run summary: what came in, what was rejected and why, what was published,
-and how the expectations went. Written to runs/<run_id>/summary.json by the DAG's last
+the segments found, and how the expectations went. Written to runs/<run_id>/summary.json by the DAG's last
 task; `python -m usersegments.summary` prints the newest one."""
 
 from __future__ import annotations
@@ -15,7 +15,11 @@ PUBLISHED_TABLES = ["reviews", "users", "items"]
 
 
 def build_summary(
-    settings: Settings, run_id: str, ingest: dict[str, Any], checks: list[dict[str, Any]]
+    settings: Settings,
+    run_id: str,
+    ingest: dict[str, Any],
+    checks: list[dict[str, Any]],
+    segment_report: str | None = None,
 ) -> dict[str, Any]:
     summary = {
         "run_id": run_id,
@@ -26,6 +30,8 @@ def build_summary(
         "files": ingest["files"],
         "published": table_counts(settings, PUBLISHED_TABLES),
         "embeddings": embedding_counts(settings, run_id),
+        "segmentation": segmentation_summary(settings),
+        "segment_report": segment_report,
         "expectations": [
             {k: c[k] for k in ("checkpoint", "evaluated", "passed", "failed_hard", "failed_soft")}
             for c in checks
@@ -57,6 +63,22 @@ def embedding_counts(settings: Settings, run_id: str) -> dict[str, Any]:
     return {"model_version": version, "reviews_embedded_total": total, "embedded_this_run": this_run}
 
 
+def segmentation_summary(settings: Settings) -> dict[str, Any]:
+    """The published segmentation (the segment marts): k, silhouette, stability, segments."""
+    from usersegments.warehouse import connect
+
+    with connect(settings) as con:
+        run = con.sql(
+            "select run_id, algorithm, k, k_selection, silhouette, ari_previous, shared_users "
+            "from segmentation_runs order by segmented_at desc limit 1"
+        ).df()
+        segments = con.sql(
+            "select segment_id, segment_name, user_count from segments order by segment_id"
+        ).df()
+    info = {k: (None if v != v else v) for k, v in run.iloc[0].to_dict().items()}  # NaN -> None
+    return {**info, "segments": segments.to_dict("records")}
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     lines = [
         f"Run {summary['run_id']}",
@@ -73,6 +95,18 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines.append(f"  review embeddings ({embeddings['model_version']})")
     lines.append(f"    embedded this run {embeddings['embedded_this_run']:>8,}")
     lines.append(f"    embedded in all   {embeddings['reviews_embedded_total']:>8,}")
+    seg = summary["segmentation"]
+    stability = (
+        f", ARI {seg['ari_previous']:.4f} vs the previous run on {seg['shared_users']:,} users"
+        if seg["ari_previous"] is not None
+        else ""
+    )
+    lines.append(
+        f"  segments ({seg['algorithm']}, k={seg['k']} by {seg['k_selection']}, "
+        f"silhouette {seg['silhouette']:.4f}{stability})"
+    )
+    for segment in seg["segments"]:
+        lines.append(f"    {segment['segment_id']:>3}  {segment['user_count']:>6,}  {segment['segment_name']}")
     lines.append("  expectations (passed/evaluated, hard and soft failures)")
     for check in summary["expectations"]:
         lines.append(
@@ -81,6 +115,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         )
     lines.append(f"  warehouse  {summary['warehouse']}")
     lines.append(f"  data docs  {summary['data_docs']}")
+    lines.append(f"  segment report  {summary['segment_report']}")
     return "\n".join(lines)
 
 

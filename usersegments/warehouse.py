@@ -74,3 +74,42 @@ def read_review_embeddings(settings: Settings) -> pd.DataFrame:
                 str(vectors / "*" / "*.parquet"),
             ],
         ).df()
+
+
+def read_segment_assignments(settings: Settings, run_id: str) -> pd.DataFrame:
+    """A segmentation run's output as GX checks it: every published user joined with
+    their assignments (full outer), and those with the run's segments (full outer).
+
+    So a user without a segment has a null segment_id, a user assigned twice appears
+    twice, an assignment of an unknown user has is_known_user false, and a segment
+    without users shows as a row with a null user_key. Each row also carries its
+    segment's actual user count, and the run's stability verdict.
+    """
+    from usersegments.config import safe_name
+
+    segments_dir = settings.lake_dir / "segments"
+    partition = f"run_id={safe_name(run_id)}"
+
+    def read(table: str) -> pd.DataFrame:
+        return pd.read_parquet(segments_dir / table / partition)
+
+    users = pd.read_parquet(settings.lake_dir / "clean" / "users.parquet", columns=["user_key"])
+    assignments = read("assignments")[["user_key", "segment_id", "distance_to_centroid"]]
+    segments = read("segments")[["segment_id", "segment_name"]]
+    run = read("runs").iloc[0]
+
+    sizes = assignments.groupby("segment_id").size()
+    segments["segment_user_count"] = segments["segment_id"].map(sizes).fillna(0).astype("int64")
+    frame = users.assign(is_known_user=True).merge(assignments, on="user_key", how="outer")
+    frame["is_known_user"] = frame["is_known_user"].eq(True)
+    frame = frame.merge(segments, on="segment_id", how="outer")
+
+    # same inputs as the previous run: the partition and the ids must be the same too
+    unchanged = (
+        run["previous_input_fingerprint"] is not None
+        and run["input_fingerprint"] == run["previous_input_fingerprint"]
+    )
+    frame["ids_stable_if_input_unchanged"] = (not unchanged) or bool(
+        run["ari_previous"] == 1.0 and run["unchanged_id_share"] == 1.0
+    )
+    return frame

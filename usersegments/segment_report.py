@@ -1,0 +1,181 @@
+"""The per-run segment report: one self-contained HTML file with plots, written with the
+run's artifacts (``runs/<run id>/segments/report.html``).
+
+It shows the users in 2-D (the first two principal components of the fused features,
+coloured by segment), segment sizes, how k was chosen (silhouette and cost per k),
+the profile table, category mix, distinctive terms and representative reviews.
+
+    python -m usersegments.segment_report --run-id <run id>
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from usersegments.config import Settings, safe_name
+
+PROJECTION_SAMPLE = 5000
+PROFILE_FEATURES = ("review_count", "mean_rating", "mean_review_words", "helpful_votes", "recency_days", "degree")
+
+
+def read_run(settings: Settings, run_id: str) -> dict[str, pd.DataFrame]:
+    """The run's segmentation tables from the lake."""
+    root = settings.lake_dir / "segments"
+    partition = f"run_id={safe_name(run_id)}"
+    tables = ("assignments", "segments", "profiles", "terms", "examples", "model_selection", "runs")
+    missing = [t for t in tables if not (root / t / partition).exists()]
+    if missing:
+        raise FileNotFoundError(f"run {run_id} has no segmentation output for {missing} under {root}")
+    return {t: pd.read_parquet(root / t / partition) for t in tables}
+
+
+def _png(figure) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+
+
+def _plots(run: dict[str, pd.DataFrame]) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    segments = run["segments"].sort_values("segment_id")
+    names = dict(zip(segments["segment_id"], segments["segment_name"]))
+    colours = {s: plt.cm.tab10(i % 10) for i, s in enumerate(segments["segment_id"])}
+
+    users = run["assignments"]
+    if len(users) > PROJECTION_SAMPLE:
+        users = users.sample(PROJECTION_SAMPLE, random_state=0)
+    figure, axes = plt.subplots(figsize=(8, 6))
+    for segment, members in users.groupby("segment_id"):
+        axes.scatter(
+            members["projection_x"], members["projection_y"], s=6, alpha=0.6,
+            color=colours[segment], label=f"{segment}: {names[segment]}",
+        )  # fmt: skip
+    axes.set_xlabel("principal component 1")
+    axes.set_ylabel("principal component 2")
+    axes.set_title(f"Users by segment ({len(users):,} shown)")
+    axes.legend(fontsize=7, markerscale=2, loc="best")
+    projection = _png(figure)
+
+    figure, axes = plt.subplots(figsize=(8, 0.5 + 0.45 * len(segments)))
+    ordered = segments.sort_values("user_count")
+    axes.barh(
+        [f"{s}: {n}" for s, n in zip(ordered["segment_id"], ordered["segment_name"])],
+        ordered["user_count"],
+        color=[colours[s] for s in ordered["segment_id"]],
+    )
+    axes.set_xlabel("users")
+    axes.set_title("Segment sizes")
+    sizes = _png(figure)
+
+    selection = run["model_selection"].sort_values("k")
+    figure, left = plt.subplots(figsize=(8, 4))
+    left.plot(selection["k"], selection["silhouette"], marker="o", color="tab:blue")
+    left.set_xlabel("k")
+    left.set_ylabel("silhouette", color="tab:blue")
+    right = left.twinx()
+    right.plot(selection["k"], selection["cost"], marker="s", color="tab:grey")
+    right.set_ylabel("cost (within-cluster sum of squares)", color="tab:grey")
+    chosen = selection[selection["is_chosen"]]
+    left.scatter(chosen["k"], chosen["silhouette"], s=160, facecolors="none", edgecolors="red", label="chosen")
+    left.legend(loc="upper right")
+    left.set_title("Choosing k")
+    choice = _png(figure)
+    return {"projection": projection, "sizes": sizes, "choice": choice}
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, border=0, classes="t", float_format=lambda v: f"{v:,.3g}", escape=True)
+
+
+def render(run_id: str, run: dict[str, pd.DataFrame], reviews: pd.DataFrame) -> str:
+    plots = _plots(run)
+    info = run["runs"].iloc[0]
+    segments = run["segments"].sort_values("segment_id")
+    profiles = run["profiles"]
+
+    behaviour = profiles[profiles["feature"].isin(PROFILE_FEATURES)]
+    profile = behaviour.pivot_table(index="segment_id", columns="feature", values="segment_value")
+    lift = behaviour.pivot_table(index="segment_id", columns="feature", values="lift")
+    profile_table = segments[["segment_id", "segment_name", "user_count", "user_share", "traits"]].merge(
+        profile.join(lift.add_suffix(" lift")).reset_index(), on="segment_id"
+    )
+    categories = profiles[profiles["facet"] == "category"].pivot_table(
+        index="segment_id", columns="feature", values="segment_value", fill_value=0.0
+    )
+    terms = (
+        run["terms"].sort_values(["segment_id", "term_rank"]).groupby("segment_id")["term"].apply(", ".join)
+    )
+    examples = run["examples"].merge(reviews, on="review_key", how="left").sort_values(
+        ["segment_id", "example_rank"]
+    )
+    example_rows = "".join(
+        f"<tr><td>{row.segment_id}</td><td>{row.similarity:.3f}</td>"
+        f"<td><b>{html.escape(str(row.summary or ''))}</b> {html.escape(str(row.review_text or '')[:300])}</td></tr>"
+        for row in examples.itertuples()
+    )
+    stability = (
+        f"previous run {html.escape(str(info['previous_run_id']))}: adjusted Rand index "
+        f"{info['ari_previous']:.4f} on {info['shared_users']:,} shared users, "
+        f"{info['unchanged_id_share']:.1%} kept their segment id"
+        if pd.notna(info["previous_run_id"]) and pd.notna(info["ari_previous"])
+        else "first run: no previous segmentation to compare with"
+    )
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Segments of run {html.escape(run_id)}</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
+table.t{{border-collapse:collapse;font-size:13px;margin:1em 0}}
+table.t td,table.t th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}}
+img{{max-width:100%}}</style></head><body>
+<h1>User segments</h1>
+<p>Run <code>{html.escape(run_id)}</code>, {info['segmented_at']} UTC:
+{info['algorithm']}, k = {info['k']} ({info['k_selection']}), silhouette {info['silhouette']:.4f},
+{info['users']:,} users; feature weights {html.escape(info['feature_weights'])}; {stability}.</p>
+<h2>Segments</h2>{_table(profile_table)}
+{plots['sizes']}
+<h2>Users in two dimensions</h2>{plots['projection']}
+<h2>How k was chosen</h2>{plots['choice']}{_table(run['model_selection'].sort_values('k'))}
+<h2>Category mix (share of each segment's reviews)</h2>{_table(categories.reset_index())}
+<h2>Distinctive terms (class-based TF-IDF)</h2>{_table(terms.reset_index().rename(columns={'term': 'top terms'}))}
+<h2>Representative reviews (nearest the segment's text centroid)</h2>
+<table class="t"><tr><th>segment</th><th>similarity</th><th>review</th></tr>{example_rows}</table>
+</body></html>
+"""
+
+
+def write_report(settings: Settings, run_id: str) -> Path:
+    run = read_run(settings, run_id)
+    keys = run["examples"]["review_key"].tolist()
+    reviews = pd.read_parquet(
+        settings.lake_dir / "clean" / "reviews.parquet",
+        columns=["review_key", "summary", "review_text"],
+        filters=[("review_key", "in", keys)],
+    )
+    out = settings.run_dir(run_id) / "segments" / "report.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(run_id, run, reviews), encoding="utf-8")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write a segmentation run's HTML report.")
+    parser.add_argument("--run-id", required=True)
+    args = parser.parse_args(argv)
+    print(write_report(Settings.from_env(), args.run_id))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
