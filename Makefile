@@ -12,7 +12,7 @@ export USERSEGMENTS_JARS_DIR ?= $(CURDIR)/var/jars
 AIRFLOW := $(PY) -m usersegments.airflow_cli
 DAG_ID := user_segments_pipeline
 
-.PHONY: help setup install jars encoder manifest key airflow-db demo test bench up lock clean
+.PHONY: help setup install jars encoder manifest key airflow-db demo test bench bench-embedding bench-segmentation up lock clean
 
 help:
 	@echo "make setup   install everything pinned (Python env, JVM jars, dbt manifest, Airflow DB)"
@@ -57,8 +57,14 @@ demo:
 test:
 	$(PY) -m pytest
 
-bench:
+bench: bench-embedding bench-segmentation
+
+bench-embedding:
 	$(PY) bench/embedding_throughput.py
+
+# needs a pipeline run first (the lake's users, reviews and embeddings)
+bench-segmentation:
+	$(PY) bench/segmentation_kmeans.py
 
 up:
 	@echo "Airflow UI: http://127.0.0.1:8080  user admin, password in $(USERSEGMENTS_DATA_DIR)/airflow/simple_auth_manager_passwords.json.generated"

@@ -38,6 +38,7 @@ def test_full_run_publishes_the_cleaned_data(full_run):
         "staged_reviews",
         "user_features",
         "review_embeddings",
+        "user_segments",
     ]
     # every review with text embedded once, by this run
     with connect(full_run.settings) as con:
@@ -104,11 +105,33 @@ def test_rerun_is_idempotent(full_run):
                 for table in ("reviews", "users", "items")
             }
 
+    def segmentation():
+        with connect(full_run.settings) as con:
+            segments = con.sql(
+                "select segment_id, segment_name, user_count from segments order by all"
+            ).fetchall()
+            members = con.sql(
+                "select md5(string_agg(user_key || ':' || segment_id, '|' order by user_key)) "
+                "from user_segments"
+            ).fetchall()[0][0]
+            run = con.sql(
+                "select run_id, ari_previous, unchanged_id_share, input_unchanged, shared_users "
+                "from segmentation_runs order by segmented_at desc limit 1"
+            ).fetchall()[0]
+        return segments, members, run
+
     first_counts, first = published_counts(full_run.settings), snapshot()
+    first_segments, first_members, first_run = segmentation()
     again = run_pipeline(full_run.settings.data_dir, full_run.settings.source_dir)
     assert again.result.returncode == 0, again.log[-5000:]
     assert published_counts(full_run.settings) == first_counts
     assert snapshot() == first
+    # unchanged data: the same segments, ids, names and members, and the run says so
+    segments, members, run = segmentation()
+    assert (segments, members) == (first_segments, first_members)
+    run_id, ari, unchanged_ids, input_unchanged, shared = run
+    assert run_id != first_run[0]
+    assert (ari, unchanged_ids, input_unchanged, shared) == (1.0, 1.0, True, USERS)
     # the second run embedded nothing: every review already had its vector
     summaries = sorted(
         full_run.settings.runs_dir.glob("*/summary.json"), key=lambda p: p.stat().st_mtime

@@ -1,0 +1,163 @@
+"""Segmentation on the real data (through the DAG run), its Great Expectations gate, and
+the report."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from usersegments.config import Settings
+from usersegments.quality import ExpectationsFailed, run_checkpoint
+from usersegments.warehouse import connect, read_segment_assignments
+
+USERS = 3_667
+
+
+def latest_run(settings) -> dict:
+    with connect(settings) as con:
+        return con.sql("select * from segmentation_runs order by segmented_at desc limit 1").df().iloc[0].to_dict()
+
+
+@pytest.mark.slow
+def test_k_is_chosen_by_silhouette_and_recorded(full_run):
+    run = latest_run(full_run.settings)
+    assert run["k_selection"] == "silhouette" and run["algorithm"] == "kmeans"
+    assert 3 <= run["k"] <= 10
+    assert run["user_count"] == USERS
+    with connect(full_run.settings) as con:
+        scores = con.sql(
+            "select k, silhouette, cost, smallest_segment, is_chosen "
+            "from segmentation_model_selection where run_id = ? order by k",
+            params=[run["run_id"]],
+        ).df()
+    assert list(scores["k"]) == list(range(3, 11))  # every k measured and kept
+    assert scores["silhouette"].between(-1, 1).all() and (scores["cost"] > 0).all()
+    chosen = scores[scores["is_chosen"]]
+    assert list(chosen["k"]) == [run["k"]]
+    assert chosen["silhouette"].iloc[0] == pytest.approx(run["silhouette"])
+    # the best silhouette among the k whose smallest segment is big enough
+    admissible = scores[scores["smallest_segment"] >= run["min_segment_size"]]
+    assert chosen["silhouette"].iloc[0] == admissible["silhouette"].max()
+    assert run["min_segment_size"] == 37  # 1% of 3,667 users
+
+
+@pytest.mark.slow
+def test_every_user_has_one_segment_and_segments_are_named(full_run):
+    with connect(full_run.settings) as con:
+        segments = con.sql("select * from segments order by segment_id").df()
+        users = con.sql(
+            "select count(*), count(distinct user_key), count(segment_id) from user_segments"
+        ).fetchall()[0]
+        sizes = con.sql("select segment_id, count(*) as n from user_segments group by 1").df()
+        published_users = con.sql("select count(*) from users").fetchall()[0][0]
+    assert users == (USERS, USERS, USERS) and published_users == USERS
+    assert len(segments) == latest_run(full_run.settings)["k"]
+    assert segments["user_count"].sum() == USERS
+    assert dict(zip(sizes.segment_id, sizes.n)) == dict(zip(segments.segment_id, segments.user_count))
+    names = segments["segment_name"]
+    assert names.str.strip().str.len().gt(0).all()
+    assert names.is_unique
+    assert segments["top_terms"].notna().all()
+    assert segments["example_review_summary"].notna().all()
+
+
+@pytest.mark.slow
+def test_profiles_describe_each_segment_against_everyone(full_run):
+    with connect(full_run.settings) as con:
+        profiles = con.sql("select * from segment_profiles").df()
+        k = con.sql("select count(*) from segments").fetchall()[0][0]
+        terms = con.sql("select segment_id, count(*) as n from segment_terms group by 1").df()
+    categories = profiles[profiles.facet == "category"]
+    # category shares of each segment's reviews add up to 1
+    assert categories.groupby("segment_id").segment_value.sum().round(9).eq(1).all()
+    behaviour = profiles[profiles.facet == "behaviour"]
+    assert behaviour.groupby("segment_id").feature.nunique().eq(9).all()
+    rating = behaviour[behaviour.feature == "mean_rating"]
+    assert (rating.lift - rating.segment_value / rating.population_value).abs().max() < 1e-9
+    assert profiles.segment_id.nunique() == k and len(terms) == k and terms.n.gt(0).all()
+
+
+@pytest.mark.slow
+def test_the_run_writes_its_segment_report(full_run):
+    run = latest_run(full_run.settings)
+    report = full_run.settings.run_dir(run["run_id"]) / "segments" / "report.html"
+    text = report.read_text()
+    assert len(re.findall(r'<img alt="" src="data:image/png;base64,', text)) == 3
+    with connect(full_run.settings) as con:
+        names = [n for (n,) in con.sql("select segment_name from segments").fetchall()]
+    import html
+
+    assert all(html.escape(name) in text for name in names)
+
+
+# -- the user_segments checkpoint on small hand-made runs (real GX)
+
+
+def write_run(lake, run_id, users, assignments, segments, run=None):
+    (lake / "clean").mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"user_key": users}).to_parquet(lake / "clean" / "users.parquet")
+    run = {
+        "input_fingerprint": "b",
+        "previous_input_fingerprint": "a",
+        "ari_previous": 0.5,
+        "unchanged_id_share": 0.5,
+        **(run or {}),
+    }
+    for name, frame in (
+        ("assignments", pd.DataFrame(assignments, columns=["user_key", "segment_id", "distance_to_centroid"])),
+        ("segments", pd.DataFrame(segments, columns=["segment_id", "segment_name"])),
+        ("runs", pd.DataFrame([run])),
+    ):
+        folder = lake / "segments" / name / f"run_id={run_id}"
+        folder.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(folder / "part-0.parquet")
+
+
+GOOD = dict(
+    users=["u1", "u2", "u3", "u4"],
+    assignments=[("u1", 1, 0.1), ("u2", 1, 0.2), ("u3", 2, 0.3), ("u4", 2, 0.0)],
+    segments=[(1, "one"), (2, "two")],
+)
+
+
+def check(tmp_path, **changes):
+    settings = Settings(data_dir=tmp_path, source_dir=tmp_path)
+    write_run(settings.lake_dir, "r1", **{**GOOD, **changes})
+    return run_checkpoint("user_segments", settings, "r1", parameters={"min_segment_size": 2})
+
+
+def test_a_clean_segmentation_passes(tmp_path):
+    assert check(tmp_path)["success"]
+
+
+@pytest.mark.parametrize(
+    "changes, failing",
+    [
+        ({"users": ["u1", "u2", "u3", "u4", "u5"]}, "expect_column_values_to_not_be_null(segment_id"),
+        ({"assignments": GOOD["assignments"] + [("u1", 2, 0.4)]}, "expect_column_values_to_be_unique(user_key"),
+        ({"segments": GOOD["segments"] + [(3, "empty")]}, "expect_column_values_to_not_be_null(user_key"),
+        # u4 is assigned but not a published user
+        ({"users": ["u1", "u2", "u3"]}, "expect_column_values_to_be_in_set(is_known_user"),
+        (
+            {"assignments": [("u1", 1, 0.1), ("u2", 1, 0.2), ("u3", 1, 0.3), ("u4", 2, 0.0)]},
+            "expect_column_min_to_be_between(segment_user_count",
+        ),
+        ({"run": {"input_fingerprint": "a", "ari_previous": 0.9}}, "ids_stable_if_input_unchanged"),
+    ],
+    ids=["unassigned user", "assigned twice", "empty segment", "unknown user", "segment too small", "unstable ids"],
+)
+def test_the_checkpoint_stops_bad_segmentations(tmp_path, changes, failing):
+    with pytest.raises(ExpectationsFailed, match=re.escape(failing)):
+        check(tmp_path, **changes)
+
+
+def test_stable_ids_are_required_only_when_inputs_are_unchanged(tmp_path):
+    settings = Settings(data_dir=tmp_path, source_dir=tmp_path)
+    write_run(settings.lake_dir, "r1", **GOOD, run={"input_fingerprint": "a", "ari_previous": 1.0, "unchanged_id_share": 1.0})
+    assert read_segment_assignments(settings, "r1")["ids_stable_if_input_unchanged"].all()
+    write_run(settings.lake_dir, "r1", **GOOD, run={"previous_input_fingerprint": None, "ari_previous": None})
+    assert read_segment_assignments(settings, "r1")["ids_stable_if_input_unchanged"].all()
+    write_run(settings.lake_dir, "r1", **GOOD, run={"input_fingerprint": "a", "unchanged_id_share": 0.75})
+    assert not read_segment_assignments(settings, "r1")["ids_stable_if_input_unchanged"].any()
