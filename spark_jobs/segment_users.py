@@ -50,6 +50,8 @@ PROFILE_FEATURES = {
     ),
     "graph": GRAPH_COLUMNS,
 }  # fmt: skip
+# Users sampled to find principal axes (2-D projection; the mixture's input space).
+PCA_SAMPLE = 20_000
 # The driver-side tables the job writes (Spark cannot infer types from all-null columns).
 SCHEMAS = {
     "segments": "segment_id int, segment_name string, user_count long, user_share double, "
@@ -95,6 +97,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-iter", type=int, default=40)
     parser.add_argument("--pagerank-iterations", type=int, default=20)
     parser.add_argument("--partitions", type=int, default=0, help="0: default parallelism")
+    parser.add_argument(
+        "--mixture-components", type=int, default=16,
+        help="gaussian_mixture: principal components it is fitted on",
+    )  # fmt: skip
     parser.add_argument("--top-terms", type=int, default=10)
     parser.add_argument("--examples", type=int, default=3, help="representative reviews per segment")
     parser.add_argument("--report", help="also write the JSON report to this file")
@@ -211,6 +217,12 @@ def user_table(spark, lake: Path, embedding_version: str, F, pagerank_iterations
     return table.cache(), reviews, missing_text
 
 
+def table_columns(features) -> list[str]:
+    """The per-user columns later stages use (not the intermediate feature vectors)."""
+    keep = {"user_key", "features", "text_vector", *PROFILE_FEATURES["behaviour"], *GRAPH_COLUMNS}
+    return [c for c in features.columns if c in keep]
+
+
 def share_columns(users) -> list[str]:
     return sorted(c for c in users.columns if c.startswith("share_"))
 
@@ -269,12 +281,35 @@ def estimator(algorithm: str, k: int, seed: int, max_iter: int):
     return GaussianMixture(k=k, seed=seed, maxIter=max_iter)
 
 
-def centers(model, algorithm: str):
+def principal_axes(features, n: int, sample: int):
+    """The first n principal axes of the fused features (and their mean), by numpy's SVD
+    on a fixed sample of users (the first ``sample`` by user key, an HMAC: effectively
+    random). MLlib's PCA is not used: its breeze SVD fails to converge on some inputs
+    here ("NotConvergedException")."""
     import numpy as np
+    from pyspark.ml.functions import vector_to_array
 
-    if algorithm == "gaussian_mixture":
-        return np.array([g.mean.toArray() for g in model.gaussians])
-    return np.array([c for c in model.clusterCenters()])
+    rows = features.orderBy("user_key").limit(sample).select(vector_to_array("features").alias("v")).collect()
+    matrix = np.array([row["v"] for row in rows])
+    mean = matrix.mean(axis=0)
+    _, _, axes = np.linalg.svd(matrix - mean, full_matrices=False)
+    return mean, axes[:n]
+
+
+def project(frame, mean, axes, F, prefix: str):
+    """Add columns <prefix>0.. : the features' coordinates on the given axes."""
+    from pyspark.ml.functions import vector_to_array
+
+    values = vector_to_array("features")
+    columns = []
+    for i, axis in enumerate(axes):
+        dot = F.aggregate(
+            F.zip_with(values, F.array(*[F.lit(float(a)) for a in axis]), lambda x, y: x * y),
+            F.lit(0.0),
+            lambda acc, v: acc + v,
+        )
+        columns.append((dot - float(mean @ axis)).alias(f"{prefix}{i}"))
+    return frame.select("*", *columns)
 
 
 def measure(model, algorithm: str, predictions, evaluator):
@@ -446,7 +481,8 @@ def main(argv: list[str] | None = None) -> dict:
     import numpy as np
     import pandas as pd
     from pyspark.ml.evaluation import ClusteringEvaluator
-    from pyspark.ml.feature import PCA
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.ml.stat import Summarizer
     from pyspark.ml.functions import vector_to_array
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
@@ -488,12 +524,22 @@ def main(argv: list[str] | None = None) -> dict:
     users = features.count()
 
     # -- choose k
-    evaluator = ClusteringEvaluator(featuresCol="features", predictionCol="prediction")
+    fit_input, fit_column = features, "features"
+    if args.algorithm == "gaussian_mixture":
+        # full covariances over ~400 correlated dimensions break MLlib's mixture
+        # ("Matrix is not symmetric"): fit it on the leading principal components
+        mean, axes = principal_axes(features, args.mixture_components, PCA_SAMPLE)
+        fit_input = project(features, mean, axes, F, "pc_")
+        fit_column = "mixture_features"
+        fit_input = VectorAssembler(
+            inputCols=[f"pc_{i}" for i in range(len(axes))], outputCol=fit_column
+        ).transform(fit_input).cache()
+    evaluator = ClusteringEvaluator(featuresCol=fit_column, predictionCol="prediction")
     ks = [args.k] if args.k else list(range(args.k_min, min(args.k_max, users - 1) + 1))
     models, scores = {}, []
     for k in ks:
-        model = estimator(args.algorithm, k, args.seed, args.max_iter).fit(features)
-        scored = measure(model, args.algorithm, model.transform(features), evaluator)
+        model = estimator(args.algorithm, k, args.seed, args.max_iter).setFeaturesCol(fit_column).fit(fit_input)
+        scored = measure(model, args.algorithm, model.transform(fit_input), evaluator)
         models[k] = model
         scores.append({"k": k, **scored})
         print(f"k={k} silhouette={scored['silhouette']:.4f} cost={scored['cost']:.1f} sizes={scored['sizes']}")
@@ -503,15 +549,23 @@ def main(argv: list[str] | None = None) -> dict:
         min_segment_size,
     )
     model = models[chosen.k]
-    cluster_centers = centers(model, args.algorithm)
-    sizes = np.array(next(s["sizes"] for s in scores if s["k"] == chosen.k))
+    predictions = model.transform(fit_input).select(*table_columns(features), "prediction").cache()
+    # centroids in the fused feature space whatever the algorithm: the members' mean
+    members = (
+        predictions.groupBy("prediction")
+        .agg(Summarizer.mean(F.col("features")).alias("centroid"), F.count("*").alias("size"))
+        .orderBy("prediction")
+        .collect()
+    )
+    clusters = [row["prediction"] for row in members]
+    cluster_centers = np.array([row["centroid"].toArray() for row in members])
+    sizes = np.array([row["size"] for row in members])
 
     # -- stable ids
     previous, previous_centroids, previous_assignments = previous_run(spark, out, args.run_id, F)
     segment_ids, match_distances = match_segment_ids(cluster_centers, sizes, previous_centroids)
     id_map = spark.createDataFrame(
-        [(cluster, segment_ids[cluster]) for cluster in range(len(segment_ids))],
-        "prediction int, segment_id int",
+        list(zip(clusters, segment_ids)), "prediction int, segment_id int"
     )
     centroid_rows = spark.createDataFrame(
         [(segment_ids[c], cluster_centers[c].tolist()) for c in range(len(segment_ids))],
@@ -519,14 +573,13 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     # -- assignments: segment, Euclidean distance to its centroid, 2-D projection
-    pca = PCA(k=2, inputCol="features", outputCol="projection").fit(features)
+    mean, axes = principal_axes(features, 2, PCA_SAMPLE)
     diff = F.zip_with(vector_to_array("features"), "centroid", lambda x, y: (x - y) * (x - y))
     assigned = (
-        pca.transform(model.transform(features))
+        project(predictions, mean, axes, F, "projection_")
         .join(F.broadcast(id_map), "prediction")
         .join(F.broadcast(centroid_rows), "segment_id")
         .withColumn("distance_to_centroid", F.sqrt(F.aggregate(diff, F.lit(0.0), lambda a, v: a + v)))
-        .withColumn("projection", vector_to_array("projection"))
         .drop("centroid")
         .cache()
     )
@@ -534,8 +587,8 @@ def main(argv: list[str] | None = None) -> dict:
         "user_key",
         "segment_id",
         "distance_to_centroid",
-        F.col("projection")[0].alias("projection_x"),
-        F.col("projection")[1].alias("projection_y"),
+        F.col("projection_0").alias("projection_x"),
+        F.col("projection_1").alias("projection_y"),
     )
     current = assignments.select("user_key", "segment_id").toPandas()
     ari, shared_users, unchanged = (
