@@ -91,6 +91,18 @@ def test_class_tfidf_prefers_words_particular_to_a_segment():
     assert list(top.term_rank) == [1, 2, 1, 2]
 
 
+def test_a_segment_with_most_of_the_words_still_gets_terms():
+    # segment 1 writes 80% of the words: no word can be 1.5x more frequent there
+    counts = pd.DataFrame(
+        [(1, "guitar", 300), (1, "great", 500), (2, "shampoo", 100), (2, "great", 100)],
+        columns=["segment_id", "term", "term_count"],
+    )
+    top = class_tfidf(counts, top_n=3)
+    # guitar: lift 300/800 / (300/1000) = 1.25 >= (1 + 1000/800) / 2 = 1.125
+    assert list(top[top.segment_id == 1].term) == ["guitar"]
+    assert list(top[top.segment_id == 2].term) == ["shampoo"]
+
+
 def test_traits_are_the_strongest_deviations_in_words():
     profile = pd.DataFrame(
         {"feature": ["mean_rating", "mean_review_words", "review_count"], "z": [-1.2, 0.6, 0.1]}

@@ -135,16 +135,20 @@ def class_tfidf(term_counts: pd.DataFrame, top_n: int = 10, min_lift: float = 1.
     with A the mean words per segment and f(t) the term's frequency over all segments.
     Words every segment uses a lot ("great", "good") still score high on tf alone, so
     a term also needs its rate in the segment to be ``min_lift`` times its overall rate.
+    A segment holding a share s of all words cannot exceed a lift of 1/s, so for big
+    segments the bar is lowered to halfway between 1 and 1/s.
     ``term_counts``: segment_id, term, term_count (and any extra columns, kept).
     Returns the top_n terms per segment with score, lift and rank (1 = most distinctive).
     """
     counts = term_counts.copy()
     words = counts.groupby("segment_id")["term_count"].transform("sum")
+    total = counts["term_count"].sum()
     mean_words = counts.groupby("segment_id")["term_count"].sum().mean()
     frequency = counts.groupby("term")["term_count"].transform("sum")
     counts["score"] = counts["term_count"] / words * np.log1p(mean_words / frequency)
-    counts["lift"] = (counts["term_count"] / words) / (frequency / counts["term_count"].sum())
-    counts = counts[counts["lift"] >= min_lift]
+    counts["lift"] = (counts["term_count"] / words) / (frequency / total)
+    bar = np.minimum(min_lift, (1 + total / words) / 2)
+    counts = counts[counts["lift"] >= bar]
     counts = counts.sort_values(["segment_id", "score", "term"], ascending=[True, False, True])
     counts["term_rank"] = counts.groupby("segment_id").cumcount() + 1
     return counts[counts["term_rank"] <= top_n].reset_index(drop=True)
