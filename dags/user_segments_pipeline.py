@@ -45,6 +45,23 @@ REVIEW_EMBEDDINGS = Asset(
 USER_SEGMENTS = Asset(name="lake.segments", uri=f"file://{SETTINGS.lake_dir}/segments")
 
 
+def spark_job(job: str, args: list[str]) -> SparkSubmitOperator:
+    """spark_jobs/<job>.py through spark-submit, on the lake and the encoder's embeddings."""
+    return SparkSubmitOperator(
+        task_id=job,
+        conn_id=SPARK_CONN_ID,
+        application=str(PROJECT_DIR / "spark_jobs" / f"{job}.py"),
+        name=job,
+        jars=",".join(staged_jars(SETTINGS)),
+        conf=spark_conf(),
+        application_args=[
+            "--lake-dir", str(SETTINGS.lake_dir),
+            "--encoder-dir", str(encoder_dir(SETTINGS)),
+            *args,
+        ],
+    )  # fmt: skip
+
+
 @dag(
     dag_id="user_segments_pipeline",
     schedule=None,
@@ -152,32 +169,16 @@ def user_segments_pipeline():
     )
     features_check = validate.override(task_id="validate_user_features")("user_features")
     dbt_marts = DbtTaskGroup(group_id="dbt_marts", **task_group_args("tag:marts", SETTINGS))
-    embed_reviews = SparkSubmitOperator(
-        task_id="embed_reviews",
-        conn_id=SPARK_CONN_ID,
-        application=str(PROJECT_DIR / "spark_jobs" / "embed_reviews.py"),
-        name="embed_reviews",
-        jars=",".join(staged_jars(SETTINGS)),
-        conf=spark_conf(),
-        application_args=[
-            "--lake-dir", str(SETTINGS.lake_dir),
-            "--encoder-dir", str(encoder_dir(SETTINGS)),
-            "--batch-id", "{{ run_id }}",
-        ],
-    )  # fmt: skip
+    embed_reviews = spark_job(
+        "embed_reviews",
+        ["--batch-id", "{{ run_id }}"],
+    )
     embeddings_check = validate.override(task_id="validate_review_embeddings")(
         "review_embeddings"
     )
-    segment_users = SparkSubmitOperator(
-        task_id="segment_users",
-        conn_id=SPARK_CONN_ID,
-        application=str(PROJECT_DIR / "spark_jobs" / "segment_users.py"),
-        name="segment_users",
-        jars=",".join(staged_jars(SETTINGS)),
-        conf=spark_conf(),
-        application_args=[
-            "--lake-dir", str(SETTINGS.lake_dir),
-            "--encoder-dir", str(encoder_dir(SETTINGS)),
+    segment_users = spark_job(
+        "segment_users",
+        [
             "--run-id", "{{ run_id }}",
             "--algorithm", "{{ params.segmentation_algorithm }}",
             "--k", "{{ params.segment_count or 0 }}",
