@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from usersegments.config import Settings, safe_name
+from usersegments.config import Settings
+from usersegments.warehouse import read_segmentation
 
 PROJECTION_SAMPLE = 5000
 PROFILE_FEATURES = ("review_count", "mean_rating", "mean_review_words", "helpful_votes", "recency_days", "degree")
@@ -26,13 +27,8 @@ PROFILE_FEATURES = ("review_count", "mean_rating", "mean_review_words", "helpful
 
 def read_run(settings: Settings, run_id: str) -> dict[str, pd.DataFrame]:
     """The run's segmentation tables from the lake."""
-    root = settings.lake_dir / "segments"
-    partition = f"run_id={safe_name(run_id)}"
     tables = ("assignments", "segments", "profiles", "terms", "examples", "model_selection", "runs")
-    missing = [t for t in tables if not (root / t / partition).exists()]
-    if missing:
-        raise FileNotFoundError(f"run {run_id} has no segmentation output for {missing} under {root}")
-    return {t: pd.read_parquet(root / t / partition) for t in tables}
+    return {table: read_segmentation(settings, table, run_id) for table in tables}
 
 
 def _png(figure) -> str:

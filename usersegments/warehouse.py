@@ -76,6 +76,16 @@ def read_review_embeddings(settings: Settings) -> pd.DataFrame:
         ).df()
 
 
+def read_segmentation(settings: Settings, table: str, run_id: str) -> pd.DataFrame:
+    """One table of a segmentation run as the Spark job wrote it (lake/segments/<table>/run_id=<run>)."""
+    from usersegments.config import safe_name
+
+    folder = settings.lake_dir / "segments" / table / f"run_id={safe_name(run_id)}"
+    if not folder.exists():
+        raise FileNotFoundError(f"run {run_id} has no segmentation table {table!r} at {folder}")
+    return pd.read_parquet(folder)
+
+
 def read_segment_assignments(settings: Settings, run_id: str) -> pd.DataFrame:
     """A segmentation run's output as GX checks it: every published user joined with
     their assignments (full outer), and those with the run's segments (full outer).
@@ -85,13 +95,8 @@ def read_segment_assignments(settings: Settings, run_id: str) -> pd.DataFrame:
     without users shows as a row with a null user_key. Each row also carries its
     segment's actual user count, and the run's stability verdict.
     """
-    from usersegments.config import safe_name
-
-    segments_dir = settings.lake_dir / "segments"
-    partition = f"run_id={safe_name(run_id)}"
-
     def read(table: str) -> pd.DataFrame:
-        return pd.read_parquet(segments_dir / table / partition)
+        return read_segmentation(settings, table, run_id)
 
     users = pd.read_parquet(settings.lake_dir / "clean" / "users.parquet", columns=["user_key"])
     assignments = read("assignments")[["user_key", "segment_id", "distance_to_centroid"]]
