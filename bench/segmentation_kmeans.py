@@ -70,7 +70,7 @@ def base_features(spark, settings: Settings):
 
     info = json.loads((encoder_dir(settings) / "encoder.json").read_text())
     table, _, _ = job.user_table(spark, settings.lake_dir, info["model_version"], F, PAGERANK_ITERATIONS)
-    pipeline, dims = job.feature_pipeline(table, WEIGHTS)
+    pipeline, dims, _ = job.feature_pipeline(table, WEIGHTS)
     partitions = spark.sparkContext.defaultParallelism
     features = (
         pipeline.transform(table)

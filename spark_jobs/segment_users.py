@@ -22,7 +22,9 @@ Hungarian algorithm, and the adjusted Rand index on the users both runs share is
 
 Writes under lake/segments/, each table partitioned by run_id (a rerun of a run
 overwrites its own partition only): assignments, segments, profiles, terms, examples,
-model_selection, runs, centroids, and the fitted feature pipeline (feature_pipeline/).
+model_selection, runs, centroids, features (every user's fused feature vector, one
+named column per dimension: the interest classifier's input) and the fitted feature
+pipeline (feature_pipeline/).
 """
 
 from __future__ import annotations
@@ -229,7 +231,8 @@ def share_columns(users) -> list[str]:
 
 def feature_pipeline(table, weights: dict[str, float]):
     """Fit the fusion: impute, assemble and scale each group, weight it, concatenate.
-    Returns a PipelineModel (saved with the run, to place new users later)."""
+    Returns the PipelineModel (saved with the run), the group sizes, and the name of
+    each dimension of the fused vector."""
     from pyspark.ml import Pipeline, PipelineModel
     from pyspark.ml.feature import ElementwiseProduct, Imputer, StandardScaler, VectorAssembler
     from pyspark.ml.linalg import Vectors
@@ -265,7 +268,13 @@ def feature_pipeline(table, weights: dict[str, float]):
         )
         used.append(f"{group}_weighted")
     weighting.append(VectorAssembler(inputCols=used, outputCol="features"))
-    return PipelineModel(stages=[*fitted.stages, *weighting]), dims
+    names = {
+        "behaviour": [c.removeprefix("f_") for c in behaviour],
+        "text": [f"text_{i:03d}" for i in range(dims["text"])],
+        "graph": [c.removeprefix("f_") for c in graph],
+    }
+    feature_names = [name for group in ("behaviour", "text", "graph") if weights[group] > 0 for name in names[group]]
+    return PipelineModel(stages=[*fitted.stages, *weighting]), dims, feature_names
 
 
 # ---------------------------------------------------------------- clustering
@@ -513,7 +522,7 @@ def main(argv: list[str] | None = None) -> dict:
     partitions = args.partitions or spark.sparkContext.defaultParallelism
 
     table, reviews, missing_text = user_table(spark, lake, embedding_version, F, args.pagerank_iterations)
-    pipeline, dims = feature_pipeline(table, weights)
+    pipeline, dims, feature_names = feature_pipeline(table, weights)
     # fixed partitioning and order: the same input gives the same clusters
     features = (
         pipeline.transform(table)
@@ -702,6 +711,11 @@ def main(argv: list[str] | None = None) -> dict:
     write("model_selection", selection)
     write("centroids", centroid_rows)
     write("runs", pd.DataFrame([run]))
+    vector = vector_to_array("features")
+    write(
+        "features",
+        features.select("user_key", *[vector[i].alias(name) for i, name in enumerate(feature_names)]).orderBy("user_key"),
+    )
     pipeline.write().overwrite().save(str(out / "feature_pipeline" / f"run_id={args.run_id}"))
 
     report = {
