@@ -118,3 +118,12 @@ def read_segment_assignments(settings: Settings, run_id: str) -> pd.DataFrame:
         run["ari_previous"] == 1.0 and run["unchanged_id_share"] == 1.0
     )
     return frame
+
+
+def latest_segmentation_run(settings: Settings) -> str:
+    """The id of the newest segmentation run in the lake."""
+    folder = settings.lake_dir / "segments" / "runs"
+    if not folder.exists():
+        raise FileNotFoundError(f"no segmentation run in {folder}: run the pipeline first")
+    runs = pd.read_parquet(folder, columns=["run_id", "segmented_at"])
+    return str(runs.sort_values(["segmented_at", "run_id"]).iloc[-1]["run_id"])

@@ -1,0 +1,58 @@
+"""Where MLflow keeps runs, models and the registry.
+
+Embedded default: a SQLite database and a local artifact store under the data folder
+(``var/mlflow``). ``MLFLOW_TRACKING_URI`` points everything at a tracking server instead
+(the registry follows it); ``USERSEGMENTS_MODEL_NAME`` names the registered model.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from usersegments.config import Settings
+
+EXPERIMENT = "interest_classifier"
+# One run per registry decision (alias set or refused): the readable alias history.
+REGISTRY_EXPERIMENT = "interest_classifier_registry"
+
+
+def model_name() -> str:
+    return os.environ.get("USERSEGMENTS_MODEL_NAME", "interest_classifier")
+
+
+def mlflow_dir(settings: Settings) -> Path:
+    return settings.data_dir / "mlflow"
+
+
+def tracking_uri(settings: Settings) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{mlflow_dir(settings) / 'mlflow.db'}"
+
+
+def artifact_root(settings: Settings) -> str:
+    return (mlflow_dir(settings) / "artifacts").as_uri()
+
+
+def configure(settings: Settings):
+    """Point this process's MLflow at the project's tracking store and registry;
+    returns a client of both."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        mlflow_dir(settings).mkdir(parents=True, exist_ok=True)
+    uri = tracking_uri(settings)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def experiment_id(client, name: str, settings: Settings) -> str:
+    """The experiment's id, created on first use with its artifacts under the data folder
+    (a tracking server decides its own artifact store)."""
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    server = tracking_uri(settings).startswith(("http://", "https://"))
+    location = None if server else f"{artifact_root(settings)}/{name}"
+    return client.create_experiment(name, artifact_location=location)

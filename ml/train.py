@@ -1,0 +1,316 @@
+"""Train and compare interest classifiers; track every candidate in MLflow; register
+the best as the ``challenger``.
+
+    python -m ml.train [--segmentation-run-id RUN] [--pipeline-run-id RUN]
+
+Candidates, all on the same users (ml.data: stratified split by user, fixed seed):
+scikit-learn logistic regression, random forest and linear SVM, and Spark MLlib
+logistic regression (the path that scales past one machine). A majority-class
+baseline is logged beside them, never registered. Each candidate is a nested MLflow
+run with its parameters, held-out scores (accuracy; macro and weighted precision,
+recall, F1; per class), confusion matrix, model with signature and input example,
+the training and evaluation users as MLflow dataset inputs, the code version and the
+segmentation run it used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pandas as pd
+
+from ml import tracking
+from ml.data import LABEL, SEED, TEST_SHARE, Split, load_split
+from ml.metrics import classification_metrics, confusion_figure
+from usersegments.config import PROJECT_DIR, Settings
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    flavor: str  # "sklearn" or "spark"
+    build: Callable[[], Any]
+    # classes MLflow's skops format must be told to trust when saving and loading
+    skops_trusted_types: tuple[str, ...] = ()
+
+
+def sklearn_candidates() -> list[Candidate]:
+    from sklearn.dummy import DummyClassifier
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    # The fused vector scales whole groups (the 384 text dimensions share one unit of
+    # variance): the linear models standardise each column again. Classes are weighted
+    # by inverse frequency: the rarest interest has ~1% of the users.
+    return [
+        Candidate("majority_baseline", "sklearn", lambda: DummyClassifier(strategy="most_frequent")),
+        Candidate(
+            "logistic_regression",
+            "sklearn",
+            lambda: make_pipeline(
+                StandardScaler(), LogisticRegression(C=0.05, max_iter=3000, class_weight="balanced")
+            ),
+        ),
+        Candidate(
+            "random_forest",
+            "sklearn",
+            lambda: RandomForestClassifier(
+                n_estimators=300, min_samples_leaf=2, class_weight="balanced_subsample",
+                random_state=SEED, n_jobs=2,
+            ),
+            # our own fitted trees (skops distrusts tree node arrays from unknown files)
+            ("sklearn.tree._tree.Tree",),
+        ),  # fmt: skip
+        Candidate(
+            "linear_svm",
+            "sklearn",
+            lambda: make_pipeline(
+                StandardScaler(), LinearSVC(C=0.005, class_weight="balanced", random_state=SEED)
+            ),
+        ),
+    ]
+
+
+BASELINE = "majority_baseline"
+
+
+def code_version() -> str:
+    """The git commit of the code that trained (with -dirty for uncommitted changes)."""
+    try:
+        return subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=40"],
+            cwd=PROJECT_DIR, capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        from importlib.metadata import version
+
+        return f"usersegments-{version('usersegments')}"
+
+
+def pip_requirements(flavor: str) -> list[str]:
+    """The model's serving requirements, pinned to what trained it (given, not inferred:
+    MLflow's inference loads each model in a subprocess, ~20 s a candidate)."""
+    from importlib.metadata import version
+
+    packages = ["mlflow", "numpy", "pandas", "scikit-learn", "skops"]
+    if flavor == "spark":
+        packages.append("pyspark")
+    return [f"{package}=={version(package)}" for package in packages]
+
+
+def simple_params(estimator) -> dict[str, Any]:
+    """The estimator's parameters that MLflow can record (no nested estimators)."""
+    return {
+        k: v for k, v in estimator.get_params(deep=True).items()
+        if v is None or isinstance(v, (str, int, float, bool))
+    }  # fmt: skip
+
+
+def fit_spark_logistic_regression(split: Split, classes: list[str], settings: Settings):
+    """MLlib multinomial logistic regression in a local Spark session: a PipelineModel
+    from the named feature columns to the label string (pyfunc's "prediction")."""
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import IndexToString, StringIndexer, VectorAssembler
+
+    from usersegments.spark import spark_session
+
+    spark = spark_session("train_interest_classifier", settings)
+    # pandas <-> Spark through Arrow: row by row, ~400 columns took most of the fit
+    spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+    columns = split.feature_columns
+    train = spark.createDataFrame(split.train[[*columns, LABEL]])
+    stages = [
+        VectorAssembler(inputCols=columns, outputCol="features"),
+        StringIndexer(inputCol=LABEL, outputCol="label_index", stringOrderType="alphabetAsc"),
+        LogisticRegression(
+            featuresCol="features", labelCol="label_index", predictionCol="label_index_predicted",
+            family="multinomial", regParam=0.05, elasticNetParam=0.0, maxIter=200, standardization=True,
+        ),
+        # pyfunc serves the column named "prediction": make it the label string
+        IndexToString(inputCol="label_index_predicted", outputCol="prediction", labels=classes),
+    ]  # fmt: skip
+    model = Pipeline(stages=stages).fit(train)
+    # the indexer is for training only; scoring input carries no label
+    from pyspark.ml import PipelineModel
+
+    serving = PipelineModel(stages=[model.stages[0], model.stages[2], model.stages[3]])
+    params = {"regParam": 0.05, "elasticNetParam": 0.0, "maxIter": 200, "family": "multinomial",
+              "standardization": True}  # fmt: skip
+
+    def predict(frame: pd.DataFrame) -> list[str]:
+        scored = serving.transform(spark.createDataFrame(frame[columns]))
+        return [row["prediction"] for row in scored.select("prediction").collect()]
+
+    return serving, params, predict, spark
+
+
+def log_candidate(
+    name: str,
+    flavor: str,
+    model,
+    params: dict[str, Any],
+    predict: Callable[[pd.DataFrame], Any],
+    fit_seconds: float,
+    split: Split,
+    classes: list[str],
+    datasets: tuple,
+    tags: dict[str, str],
+    skops_trusted_types: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """One nested MLflow run: the candidate's parameters, scores, confusion matrix, model."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    with mlflow.start_run(run_name=name, nested=True, tags={**tags, "candidate": name}) as run:
+        mlflow.log_params({"candidate": name, "flavor": flavor, **params})
+        train_set, test_set = datasets
+        mlflow.log_input(train_set, context="training")
+        mlflow.log_input(test_set, context="evaluation")
+        predicted = list(predict(split.x(split.test)))
+        scores = classification_metrics(split.test[LABEL], predicted, classes)
+        mlflow.log_metrics({**scores, "fit_seconds": fit_seconds})
+        figure = confusion_figure(split.test[LABEL], predicted, classes, f"{name}: held-out users")
+        mlflow.log_figure(figure, "confusion_matrix.png")
+        example = split.x(split.train).head(3)
+        signature = infer_signature(example, pd.Series(list(predict(example)), name="prediction"))
+        if flavor == "spark":
+            info = mlflow.spark.log_model(
+                model, artifact_path="model", signature=signature, input_example=example,
+                pip_requirements=pip_requirements(flavor),
+            )  # fmt: skip
+        else:
+            info = mlflow.sklearn.log_model(
+                model, name="model", signature=signature, input_example=example,
+                skops_trusted_types=list(skops_trusted_types) or None,
+                pip_requirements=pip_requirements(flavor),
+            )  # fmt: skip
+        return {"name": name, "flavor": flavor, "run_id": run.info.run_id, "model_uri": info.model_uri, **scores}
+
+
+def train(
+    settings: Settings,
+    segmentation_run_id: str | None = None,
+    pipeline_run_id: str | None = None,
+    include_spark: bool = True,
+) -> dict[str, Any]:
+    """Fit and log every candidate; register the best (macro F1 on the held-out users)
+    and point the ``challenger`` alias at it. Returns the candidates' scores and the
+    registered version."""
+    import matplotlib.pyplot as plt
+    import mlflow
+
+    from ml.registry import set_alias
+
+    client = tracking.configure(settings)
+    split = load_split(settings, segmentation_run_id)
+    classes = sorted(split.train[LABEL].unique())
+    source = (settings.lake_dir / "segments" / "features").as_uri()
+    datasets = tuple(
+        mlflow.data.from_pandas(
+            part[[*split.feature_columns, LABEL]], source=source, targets=LABEL,
+            name=f"users_{role}_{split.segmentation_run_id}",
+        )
+        for role, part in (("train", split.train), ("heldout", split.test))
+    )  # fmt: skip
+    version = code_version()
+    tags = {
+        "segmentation_run_id": split.segmentation_run_id,
+        "pipeline_run_id": pipeline_run_id or "",
+        "code_version": version,
+        "mlflow.source.git.commit": version.removesuffix("-dirty"),
+    }
+    mlflow.set_experiment(experiment_id=tracking.experiment_id(client, tracking.EXPERIMENT, settings))
+    results: list[dict[str, Any]] = []
+    with mlflow.start_run(run_name=f"train {split.segmentation_run_id}", tags=tags) as parent:
+        mlflow.log_params(
+            {
+                "segmentation_run_id": split.segmentation_run_id,
+                "label": "users.primary_category",
+                "features": len(split.feature_columns),
+                "train_users": len(split.train),
+                "heldout_users": len(split.test),
+                "test_share": TEST_SHARE,
+                "seed": SEED,
+                "classes": ",".join(classes),
+                "excluded_classes": json.dumps(split.excluded_classes) if split.excluded_classes else "none",
+            }
+        )
+        mlflow.log_table(split.test[["user_key", LABEL]], "heldout_users.json")
+        for candidate in sklearn_candidates():
+            model = candidate.build()
+            started = time.perf_counter()
+            model.fit(split.x(split.train), split.train[LABEL])
+            seconds = time.perf_counter() - started
+            params = simple_params(model)
+            results.append(
+                log_candidate(candidate.name, "sklearn", model, params, model.predict, seconds,
+                              split, classes, datasets, tags, candidate.skops_trusted_types)
+            )  # fmt: skip
+            plt.close("all")
+        if include_spark:
+            started = time.perf_counter()
+            model, params, predict, spark = fit_spark_logistic_regression(split, classes, settings)
+            seconds = time.perf_counter() - started
+            try:
+                results.append(
+                    log_candidate("spark_logistic_regression", "spark", model, params, predict, seconds,
+                                  split, classes, datasets, tags)
+                )  # fmt: skip
+            finally:
+                spark.stop()
+            plt.close("all")
+
+        contenders = [r for r in results if r["name"] != BASELINE]
+        best = max(contenders, key=lambda r: r["macro_f1"])  # first listed wins a tie
+        baseline = next(r for r in results if r["name"] == BASELINE)
+        mlflow.log_metrics(
+            {"best_macro_f1": best["macro_f1"], "baseline_macro_f1": baseline["macro_f1"]}
+        )
+        mlflow.set_tag("best_candidate", best["name"])
+
+    registered = mlflow.register_model(best["model_uri"], tracking.model_name(), tags={
+        **tags, "candidate": best["name"], "training_run_id": best["run_id"],
+        "macro_f1": f"{best['macro_f1']:.4f}",
+    })  # fmt: skip
+    set_alias(
+        settings, "challenger", registered.version,
+        actor=f"ml.train ({pipeline_run_id or 'manual'})", action="register",
+        reason=f"best of {len(contenders)} candidates by held-out macro F1",
+        metrics={"challenger_macro_f1": best["macro_f1"], "baseline_macro_f1": baseline["macro_f1"]},
+    )  # fmt: skip
+    summary_columns = ["name", "accuracy", "macro_f1", "weighted_f1"]
+    return {
+        "segmentation_run_id": split.segmentation_run_id,
+        "parent_run_id": parent.info.run_id,
+        "model_name": tracking.model_name(),
+        "challenger_version": int(registered.version),
+        "best_candidate": best["name"],
+        "baseline_macro_f1": baseline["macro_f1"],
+        "candidates": [{k: r[k] for k in summary_columns} for r in results],
+        "train_users": len(split.train),
+        "heldout_users": len(split.test),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train, compare and register the interest classifier.")
+    parser.add_argument("--segmentation-run-id", help="default: the newest segmentation run")
+    parser.add_argument("--pipeline-run-id")
+    parser.add_argument("--no-spark", action="store_true", help="skip the Spark MLlib candidate")
+    args = parser.parse_args(argv)
+    report = train(Settings.from_env(), args.segmentation_run_id, args.pipeline_run_id, not args.no_spark)
+    print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
