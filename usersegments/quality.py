@@ -8,7 +8,10 @@ committed JSON). Each checkpoint validates one table, named after it:
 - ``user_features``: the per-user features, before the marts are published;
 - ``review_embeddings``: the review vectors, between embedding and segmentation;
 - ``user_segments``: the segmentation run's assignments and segments, before the segment
-  marts are published (needs the expectation parameter ``min_segment_size``).
+  marts are published (needs the expectation parameter ``min_segment_size``);
+- ``user_scores``: every scoring run's scores against the current users, before the
+  scoring DAG publishes them (needs ``expected_new_scores``: users read minus users
+  already scored).
 
 An expectation's ``severity`` says what its failure means: ``critical`` (hard) stops
 the run, ``warning`` (soft) is reported and the run goes on. Results and Data Docs are
@@ -43,7 +46,14 @@ CHECKPOINT_DATA: dict[str, Callable[[Settings, str], pd.DataFrame]] = {
     "user_features": lambda settings, run_id: read_table(settings, "int_users__behaviour_features"),
     "review_embeddings": lambda settings, run_id: read_review_embeddings(settings),
     "user_segments": read_segment_assignments,
+    "user_scores": lambda settings, run_id: _user_scores(settings, run_id),
 }
+
+
+def _user_scores(settings: Settings, run_id: str) -> pd.DataFrame:
+    from ml.scoring import reconciliation_frame
+
+    return reconciliation_frame(settings, run_id)
 
 
 class ExpectationsFailed(RuntimeError):
