@@ -12,13 +12,17 @@ export USERSEGMENTS_JARS_DIR ?= $(CURDIR)/var/jars
 AIRFLOW := $(PY) -m usersegments.airflow_cli
 DAG_ID := user_segments_pipeline
 
-.PHONY: help setup install jars encoder manifest key airflow-db demo test bench bench-embedding bench-segmentation up lock clean
+.PHONY: help setup install jars encoder manifest key airflow-db demo test bench bench-embedding bench-segmentation up mlflow-ui promote rollback model-history lock clean
 
 help:
 	@echo "make setup   install everything pinned (Python env, JVM jars, dbt manifest, Airflow DB)"
 	@echo "make demo    run the whole pipeline DAG on the bundled real data and print its summary"
 	@echo "make test    run the tests"
 	@echo "make up      Airflow UI on http://127.0.0.1:8080 (login: admin, password printed)"
+	@echo "make mlflow-ui                MLflow UI on http://127.0.0.1:5000 (runs, models, registry)"
+	@echo "make promote VERSION=N        make version N of the interest classifier the champion"
+	@echo "make rollback                 give champion back to the version before its last promotion"
+	@echo "make model-history            every alias change of the interest classifier"
 
 setup: install jars encoder manifest key airflow-db
 
@@ -53,6 +57,7 @@ airflow-db: install
 demo:
 	$(AIRFLOW) dags test $(DAG_ID)
 	$(PY) -m usersegments.summary
+	$(AIRFLOW) dags test score_new_users
 
 test:
 	$(PY) -m pytest
@@ -70,9 +75,26 @@ up:
 	@echo "Airflow UI: http://127.0.0.1:8080  user admin, password in $(USERSEGMENTS_DATA_DIR)/airflow/simple_auth_manager_passwords.json.generated"
 	$(AIRFLOW) standalone
 
+MLFLOW_DB := $(USERSEGMENTS_DATA_DIR)/mlflow/mlflow.db
+mlflow-ui:
+	mkdir -p $(USERSEGMENTS_DATA_DIR)/mlflow
+	$(VENV)/bin/mlflow ui --host 127.0.0.1 --port 5000 \
+		--backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///$(MLFLOW_DB)} \
+		--default-artifact-root $(USERSEGMENTS_DATA_DIR)/mlflow/artifacts
+
+promote:
+	@test -n "$(VERSION)" || { echo "usage: make promote VERSION=<registered version>"; exit 2; }
+	$(PY) -m ml.registry promote --version $(VERSION) $(if $(REASON),--reason "$(REASON)")
+
+rollback:
+	$(PY) -m ml.registry rollback $(if $(REASON),--reason "$(REASON)")
+
+model-history:
+	$(PY) -m ml.registry history
+
 # Re-resolve the pins after changing requirements.in.
 lock: install
 	$(UV) pip compile requirements.in --python-version 3.11 -o requirements.lock
 
 clean:
-	rm -rf $(USERSEGMENTS_DATA_DIR)/lake $(USERSEGMENTS_DATA_DIR)/warehouse $(USERSEGMENTS_DATA_DIR)/runs $(USERSEGMENTS_DATA_DIR)/gx
+	rm -rf $(USERSEGMENTS_DATA_DIR)/lake $(USERSEGMENTS_DATA_DIR)/warehouse $(USERSEGMENTS_DATA_DIR)/runs $(USERSEGMENTS_DATA_DIR)/gx $(USERSEGMENTS_DATA_DIR)/mlflow

@@ -10,39 +10,38 @@ and a segment report.
 `ingest` → GX `raw_reviews` → dbt `clean` → GX `staged_reviews` → dbt `features`
 → GX `user_features` → dbt `marts` → Spark NLP `embed_reviews` (spark-submit,
 incremental) → GX `review_embeddings` → Spark MLlib `segment_users` (spark-submit)
-→ GX `user_segments` → dbt `segments` → report → summary. A failed hard expectation
-fails its task and nothing downstream runs, so bad data is never published.
+→ GX `user_segments` → dbt `segments` → interest classifier: train and compare in
+MLflow, register the best as `challenger` → promotion gate (`champion` only if it
+beats the current one) → report → summary. A failed hard expectation fails its task
+and nothing downstream runs, so bad data is never published. The `score_new_users`
+DAG runs when this one publishes its segments.
 
-Params set at trigger time: which source files, strict expectations, and the
+Params set at trigger time: which source files, strict expectations, the
 segmentation: algorithm, a forced number of segments (empty: chosen by silhouette),
-the smallest segment allowed, and the feature group weights.
+the smallest segment allowed, the feature group weights; and the promotion gate's
+margin and per-class floor.
 """
 
 from __future__ import annotations
 
 import pendulum
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Param, dag, task
 from cosmos import DbtTaskGroup
 
 from usersegments.airflow_cli import SPARK_CONN_ID
-from usersegments.config import PROJECT_DIR, Settings
+from usersegments.assets import (
+    INTEREST_CLASSIFIER,
+    PUBLISHED_MARTS,
+    RAW_REVIEWS,
+    REVIEW_EMBEDDINGS,
+    SETTINGS,
+    USER_SEGMENTS,
+)
+from usersegments.config import PROJECT_DIR
 from usersegments.dbt_tasks import task_group_args
 from usersegments.encoder import encoder_dir
 from usersegments.spark import spark_conf, staged_jars
-
-SETTINGS = Settings.from_env()
-
-RAW_REVIEWS = Asset(name="lake.raw.reviews", uri=f"file://{SETTINGS.lake_dir}/raw/reviews")
-PUBLISHED_MARTS = [
-    Asset(name=f"warehouse.{table}", uri=f"file://{SETTINGS.lake_dir}/clean/{table}.parquet")
-    for table in ("reviews", "users", "items")
-]
-REVIEW_EMBEDDINGS = Asset(
-    name="lake.embeddings.reviews", uri=f"file://{SETTINGS.lake_dir}/embeddings/reviews"
-)
-# The segmentation runs (lake/segments/<table>/run_id=...), published once validated.
-USER_SEGMENTS = Asset(name="lake.segments", uri=f"file://{SETTINGS.lake_dir}/segments")
 
 
 def spark_job(job: str, args: list[str]) -> SparkSubmitOperator:
@@ -115,6 +114,22 @@ def spark_job(job: str, args: list[str]) -> SparkSubmitOperator:
             title="Feature group weights",
             description="Weight of each feature group in the fused features (0 leaves it out).",
         ),
+        "promotion_margin": Param(
+            0.01,
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Promotion margin (macro F1)",
+            description="The challenger becomes champion only if its held-out macro F1 beats the champion's by this much.",
+        ),
+        "class_f1_floor": Param(
+            0.5,
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Per-class F1 floor",
+            description="No challenger with a class below this held-out F1 becomes champion.",
+        ),
     },
 )
 def user_segments_pipeline():
@@ -147,16 +162,39 @@ def user_segments_pipeline():
         )
 
     @task
+    def train_interest_classifier(run_id=None) -> dict:
+        from ml.data import NotEnoughClasses
+        from ml.train import train
+
+        try:
+            return train(SETTINGS, segmentation_run_id=run_id, pipeline_run_id=run_id)
+        except NotEnoughClasses as reason:
+            # e.g. one source file: one interest; the segments are still published
+            print(f"interest classifier not trained: {reason}")
+            return {"skipped": str(reason)}
+
+    @task(outlets=[INTEREST_CLASSIFIER])
+    def promote_interest_classifier(training: dict, params=None, dag=None, run_id=None) -> dict:
+        from ml.registry import GatePolicy, gate
+
+        if "skipped" in training:
+            return training
+        policy = GatePolicy(params["promotion_margin"], params["class_f1_floor"])
+        return {**training, "gate": gate(SETTINGS, policy, actor=f"airflow:{dag.dag_id}/{run_id}")}
+
+    @task
     def segment_report(run_id=None) -> str:
         from usersegments.segment_report import write_report
 
         return str(write_report(SETTINGS, run_id))
 
     @task(outlets=[*PUBLISHED_MARTS, REVIEW_EMBEDDINGS, USER_SEGMENTS])
-    def summarise(ingest_report: dict, checks: list[dict], report: str, run_id=None) -> dict:
+    def summarise(
+        ingest_report: dict, checks: list[dict], report: str, classifier: dict, run_id=None
+    ) -> dict:
         from usersegments.summary import build_summary, format_summary
 
-        summary = build_summary(SETTINGS, run_id, ingest_report, checks, report)
+        summary = build_summary(SETTINGS, run_id, ingest_report, checks, report, classifier)
         print(format_summary(summary))
         return summary
 
@@ -190,16 +228,20 @@ def user_segments_pipeline():
     dbt_segments = DbtTaskGroup(
         group_id="dbt_segments", **task_group_args("tag:segments", SETTINGS)
     )
+    training = train_interest_classifier()
+    classifier = promote_interest_classifier(training)
     report = segment_report()
     summary = summarise(
         ingest_report,
         [raw_check, staged_check, features_check, embeddings_check, segments_check],
         report,
+        classifier,
     )
 
     ingest_report >> raw_check >> dbt_clean >> staged_check >> dbt_features
     dbt_features >> features_check >> dbt_marts >> embed_reviews >> embeddings_check
-    embeddings_check >> segment_users >> segments_check >> dbt_segments >> report >> summary
+    embeddings_check >> segment_users >> segments_check >> dbt_segments >> training
+    classifier >> report >> summary
 
 
 user_segments_pipeline()

@@ -20,6 +20,7 @@ def build_summary(
     ingest: dict[str, Any],
     checks: list[dict[str, Any]],
     segment_report: str | None = None,
+    classifier: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     summary = {
         "run_id": run_id,
@@ -32,6 +33,7 @@ def build_summary(
         "embeddings": embedding_counts(settings, run_id),
         "segmentation": segmentation_summary(settings),
         "segment_report": segment_report,
+        "classifier": classifier,
         "expectations": [
             {k: c[k] for k in ("checkpoint", "evaluated", "passed", "failed_hard", "failed_soft")}
             for c in checks
@@ -107,6 +109,21 @@ def format_summary(summary: dict[str, Any]) -> str:
     )
     for segment in seg["segments"]:
         lines.append(f"    {segment['segment_id']:>3}  {segment['user_count']:>6,}  {segment['segment_name']}")
+    classifier = summary.get("classifier")
+    if classifier and "skipped" in classifier:
+        lines.append(f"  interest classifier not trained: {classifier['skipped']}")
+    elif classifier:
+        gate = classifier["gate"]
+        lines.append(
+            f"  interest classifier {classifier['model_name']} (held-out macro F1, "
+            f"{classifier['heldout_users']:,} users)"
+        )
+        for candidate in classifier["candidates"]:
+            lines.append(f"    {candidate['name']:<28} {candidate['macro_f1']:.4f}")
+        lines.append(
+            f"    challenger v{classifier['challenger_version']} ({classifier['best_candidate']}): "
+            f"{'promoted to champion' if gate['promoted'] else 'not promoted'}, {gate['reason']}"
+        )
     lines.append("  expectations (passed/evaluated, hard and soft failures)")
     for check in summary["expectations"]:
         lines.append(
