@@ -44,7 +44,12 @@ def test_every_stage_is_gated_by_its_checkpoint():
     assert {"dbt_segments.segments.run", "dbt_segments.user_segments.run"} <= segment_marts
     assert segment_marts <= downstream("validate_user_segments")
     assert {"segment_report", "summarise"} <= downstream("dbt_segments.segments.run")
+    # the classifier trains on the published segmentation, and the gate follows it
+    assert "train_interest_classifier" in downstream("dbt_segments.segments.run")
+    assert {"promote_interest_classifier", "summarise"} <= downstream("train_interest_classifier")
     assert set(dag.params.keys()) >= {
+        "promotion_margin",
+        "class_f1_floor",
         "source_files",
         "strict_expectations",
         "segmentation_algorithm",
@@ -80,3 +85,19 @@ def test_segmentation_params_reach_the_spark_job():
     assert json.loads(pairs["--weights"]) == params["feature_weights"]
     # empty means "choose k"
     assert env.from_string("{{ params.segment_count or 0 }}").render(params={"segment_count": None}) == "0"
+
+
+def test_scoring_dag_runs_on_the_published_segments():
+    """Data-aware: the pipeline's last task updates the asset the scoring DAG waits on,
+    and the scoring DAG publishes nothing before its checkpoint passes."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(PROJECT_DIR / "dags"))
+    pipeline, scoring = bag.dags["user_segments_pipeline"], bag.dags["score_new_users"]
+    published = {asset.name for asset in pipeline.get_task("summarise").outlets}
+    assert "lake.segments" in published
+    assert [asset.name for asset in scoring.timetable.asset_condition.objects] == ["lake.segments"]
+    tasks = {t.task_id: t for t in scoring.tasks}
+    after_check = {t.task_id for t in tasks["validate_user_scores"].get_flat_relatives(upstream=False)}
+    assert {t for t in tasks if t.startswith("dbt_scoring.")} <= after_check
+    assert "publish" in after_check

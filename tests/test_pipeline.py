@@ -136,7 +136,11 @@ def test_rerun_is_idempotent(full_run):
     summaries = sorted(
         full_run.settings.runs_dir.glob("*/summary.json"), key=lambda p: p.stat().st_mtime
     )
-    second = json.loads(summaries[-1].read_text())["embeddings"]
+    second_summary = json.loads(summaries[-1].read_text())
+    # the same data trains the same classifier: no gain, so the champion stays
+    gate = second_summary["classifier"]["gate"]
+    assert not gate["promoted"] and "< margin" in gate["reason"], gate["reason"]
+    second = second_summary["embeddings"]
     assert second["embedded_this_run"] == 0
     assert second["reviews_embedded_total"] == REVIEWS_WITH_TEXT
 
