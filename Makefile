@@ -79,7 +79,7 @@ MLFLOW_DB := $(USERSEGMENTS_DATA_DIR)/mlflow/mlflow.db
 mlflow-ui:
 	mkdir -p $(USERSEGMENTS_DATA_DIR)/mlflow
 	$(VENV)/bin/mlflow ui --host 127.0.0.1 --port 5000 \
-		--backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///$(MLFLOW_DB)} \
+		--backend-store-uri $${USERSEGMENTS_MLFLOW_TRACKING_URI:-sqlite:///$(MLFLOW_DB)} \
 		--default-artifact-root $(USERSEGMENTS_DATA_DIR)/mlflow/artifacts
 
 promote:

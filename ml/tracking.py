@@ -1,8 +1,11 @@
 """Where MLflow keeps runs, models and the registry.
 
 Embedded default: a SQLite database and a local artifact store under the data folder
-(``var/mlflow``). ``MLFLOW_TRACKING_URI`` points everything at a tracking server instead
-(the registry follows it); ``USERSEGMENTS_MODEL_NAME`` names the registered model.
+(``var/mlflow``). ``USERSEGMENTS_MLFLOW_TRACKING_URI`` points everything at a tracking
+server instead (the registry follows it); ``USERSEGMENTS_MODEL_NAME`` names the
+registered model. Not MLflow's own ``MLFLOW_TRACKING_URI``: ``mlflow.set_tracking_uri``
+writes that variable, so one process (or a child of it) would carry an earlier
+data folder's store into the next.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ def mlflow_dir(settings: Settings) -> Path:
 
 
 def tracking_uri(settings: Settings) -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{mlflow_dir(settings) / 'mlflow.db'}"
+    return os.environ.get("USERSEGMENTS_MLFLOW_TRACKING_URI") or f"sqlite:///{mlflow_dir(settings) / 'mlflow.db'}"
 
 
 def artifact_root(settings: Settings) -> str:
@@ -39,7 +42,7 @@ def configure(settings: Settings):
     import mlflow
     from mlflow import MlflowClient
 
-    if not os.environ.get("MLFLOW_TRACKING_URI"):
+    if not os.environ.get("USERSEGMENTS_MLFLOW_TRACKING_URI"):
         mlflow_dir(settings).mkdir(parents=True, exist_ok=True)
     uri = tracking_uri(settings)
     mlflow.set_tracking_uri(uri)

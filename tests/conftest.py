@@ -76,7 +76,10 @@ def run_airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 def pipeline_env(data_dir: Path, source_dir: Path) -> dict[str, str]:
     settings = Settings(data_dir=data_dir, source_dir=source_dir)
-    env = {**os.environ, **settings.env(), "USERSEGMENTS_PSEUDONYM_KEY": TEST_KEY}
+    # not MLflow's variable: mlflow.set_tracking_uri() in this process sets it to
+    # whatever data folder a test used last
+    inherited = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env = {**inherited, **settings.env(), "USERSEGMENTS_PSEUDONYM_KEY": TEST_KEY}
     return {**env, **airflow_env(settings)}
 
 
