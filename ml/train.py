@@ -117,7 +117,7 @@ def simple_params(estimator) -> dict[str, Any]:
 def fit_spark_logistic_regression(split: Split, classes: list[str], settings: Settings):
     """MLlib multinomial logistic regression in a local Spark session: a PipelineModel
     from the named feature columns to the label string (pyfunc's "prediction")."""
-    from pyspark.ml import Pipeline
+    from pyspark.ml import Pipeline, PipelineModel
     from pyspark.ml.classification import LogisticRegression
     from pyspark.ml.feature import IndexToString, StringIndexer, VectorAssembler
 
@@ -128,23 +128,18 @@ def fit_spark_logistic_regression(split: Split, classes: list[str], settings: Se
     spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
     columns = split.feature_columns
     train = spark.createDataFrame(split.train[[*columns, LABEL]])
-    stages = [
-        VectorAssembler(inputCols=columns, outputCol="features"),
-        StringIndexer(inputCol=LABEL, outputCol="label_index", stringOrderType="alphabetAsc"),
-        LogisticRegression(
-            featuresCol="features", labelCol="label_index", predictionCol="label_index_predicted",
-            family="multinomial", regParam=0.05, elasticNetParam=0.0, maxIter=200, standardization=True,
-        ),
-        # pyfunc serves the column named "prediction": make it the label string
-        IndexToString(inputCol="label_index_predicted", outputCol="prediction", labels=classes),
-    ]  # fmt: skip
-    model = Pipeline(stages=stages).fit(train)
-    # the indexer is for training only; scoring input carries no label
-    from pyspark.ml import PipelineModel
-
-    serving = PipelineModel(stages=[model.stages[0], model.stages[2], model.stages[3]])
-    params = {"regParam": 0.05, "elasticNetParam": 0.0, "maxIter": 200, "family": "multinomial",
+    params = {"family": "multinomial", "regParam": 0.05, "elasticNetParam": 0.0, "maxIter": 200,
               "standardization": True}  # fmt: skip
+    assemble = VectorAssembler(inputCols=columns, outputCol="features")
+    classify = LogisticRegression(
+        featuresCol="features", labelCol="label_index", predictionCol="label_index_predicted", **params
+    )
+    # pyfunc serves the column named "prediction": make it the label string
+    name_label = IndexToString(inputCol="label_index_predicted", outputCol="prediction", labels=classes)
+    index_label = StringIndexer(inputCol=LABEL, outputCol="label_index", stringOrderType="alphabetAsc")
+    fitted = Pipeline(stages=[assemble, index_label, classify, name_label]).fit(train)
+    # the label indexer is for training only: scoring input carries no label
+    serving = PipelineModel(stages=[fitted.stages[0], fitted.stages[2], fitted.stages[3]])
 
     def predict(frame: pd.DataFrame) -> list[str]:
         scored = serving.transform(spark.createDataFrame(frame[columns]))
