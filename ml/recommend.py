@@ -1,0 +1,106 @@
+"""Per-segment recommendations and their time-aware offline evaluation (WIP, issue 6).
+
+Recommender: for each segment, items ranked by the segment members' reviews, each
+weighted by its rating (rating / 5) and its age (half-life decay, measured from the
+newest review the recommender sees); a user's top N is their segment's list without the
+items they already reviewed.
+
+Evaluation: each user with at least two reviewed items holds out their latest item(s)
+(by review time, ties by review key); everything the recommender uses is computed from
+the remaining reviews only (``time_split`` returns the two parts, and only the training
+part is ever passed to ``item_scores``). Baselines, in the same run: global popularity
+(the same weighting over all users) and random (seeded).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+ALL_USERS = -1  # the single "segment" of the global-popularity baseline
+
+
+def time_split(reviews: pd.DataFrame, holdout: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, test): per user, the ``holdout`` most recently reviewed distinct items go
+    to test (all of the user's reviews of them leave train); users with no more than
+    ``holdout`` items stay wholly in train."""
+    latest = (
+        reviews.groupby(["user_key", "item_id"], as_index=False)
+        .agg(reviewed_at=("reviewed_at", "max"), review_key=("review_key", "max"))
+        .sort_values(["user_key", "reviewed_at", "review_key"], ascending=[True, False, False])
+    )
+    latest["recency_rank"] = latest.groupby("user_key").cumcount()
+    items = latest.groupby("user_key")["item_id"].transform("size")
+    held = latest[(latest["recency_rank"] < holdout) & (items > holdout)][["user_key", "item_id"]]
+    marked = reviews.merge(held.assign(_held=True), on=["user_key", "item_id"], how="left")
+    is_test = marked["_held"].eq(True).to_numpy()
+    return reviews[~is_test].reset_index(drop=True), held.reset_index(drop=True)
+
+
+def item_scores(train: pd.DataFrame, groups: pd.Series, half_life_days: float) -> pd.DataFrame:
+    """(group, item_id, score): the group's reviews weighted by rating/5 and by
+    0.5 ** (age / half-life), age from the newest review in ``train``."""
+    as_of = train["reviewed_at"].max()
+    age_days = (as_of - train["reviewed_at"]).dt.total_seconds() / 86_400
+    weighted = train.assign(
+        group=train["user_key"].map(groups),
+        weight=(train["rating"] / 5.0) * np.power(0.5, age_days / half_life_days),
+    ).dropna(subset=["group"])
+    scores = weighted.groupby(["group", "item_id"], as_index=False)["weight"].sum()
+    return scores.rename(columns={"weight": "score"}).astype({"group": "int64"})
+
+
+def top_n(scores: pd.DataFrame, groups: pd.Series, seen: pd.DataFrame, n: int) -> pd.DataFrame:
+    """(user_key, rank, item_id, score): each user's group list minus the items in
+    ``seen`` (user_key, item_id), best first (ties by item id), the first n."""
+    seen_count = seen.groupby("user_key").size()
+    users = pd.DataFrame({"user_key": groups.index, "group": groups.to_numpy()})
+    depth = int(seen_count.max()) + n if len(seen_count) else n
+    ranked = scores.sort_values(["group", "score", "item_id"], ascending=[True, False, True])
+    shortlist = ranked.groupby("group").head(depth)
+    candidates = users.merge(shortlist, on="group")
+    candidates = candidates.merge(seen.assign(_seen=True), on=["user_key", "item_id"], how="left")
+    candidates = candidates[candidates["_seen"].isna()].drop(columns="_seen")
+    candidates = candidates.sort_values(["user_key", "score", "item_id"], ascending=[True, False, True])
+    candidates["rank"] = candidates.groupby("user_key").cumcount() + 1
+    return candidates[candidates["rank"] <= n][["user_key", "rank", "item_id", "score"]].reset_index(drop=True)
+
+
+def random_top_n(users: pd.Index, catalogue: pd.Index, seen: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """The random baseline: n unseen catalogue items per user, uniformly, seeded."""
+    rng = np.random.default_rng(seed)
+    seen_by_user = seen.groupby("user_key")["item_id"].apply(set).to_dict()
+    items = np.array(sorted(catalogue))
+    rows = []
+    for user in sorted(users):
+        excluded = seen_by_user.get(user, set())
+        picked: list[str] = []
+        for item in items[rng.permutation(len(items))]:
+            if item not in excluded:
+                picked.append(item)
+                if len(picked) == n:
+                    break
+        rows += [(user, rank + 1, item, 0.0) for rank, item in enumerate(picked)]
+    return pd.DataFrame(rows, columns=["user_key", "rank", "item_id", "score"])
+
+
+def ranking_metrics(recommendations: pd.DataFrame, test: pd.DataFrame, catalogue_size: int, k: int = 10) -> dict[str, float]:
+    """HitRate@k, Recall@k and NDCG@k averaged over the users in ``test`` (a user
+    without recommendations scores 0), and catalogue coverage (distinct items in anyone's
+    top k over the catalogue)."""
+    top = recommendations[recommendations["rank"] <= k]
+    hits = test.merge(top, on=["user_key", "item_id"], how="left")
+    hits["gain"] = np.where(hits["rank"].notna(), 1.0 / np.log2(hits["rank"].fillna(1) + 1), 0.0)
+    per_user = hits.groupby("user_key").agg(
+        relevant=("item_id", "size"), hit_count=("rank", "count"), dcg=("gain", "sum")
+    )
+    ideal = per_user["relevant"].clip(upper=k).map(lambda m: sum(1 / math.log2(i + 2) for i in range(m)))
+    return {
+        "users": float(len(per_user)),
+        f"hit_rate_at_{k}": float((per_user["hit_count"] > 0).mean()),
+        f"recall_at_{k}": float((per_user["hit_count"] / per_user["relevant"]).mean()),
+        f"ndcg_at_{k}": float((per_user["dcg"] / ideal).mean()),
+        "catalogue_coverage": float(top["item_id"].nunique() / catalogue_size) if catalogue_size else 0.0,
+    }
