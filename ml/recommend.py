@@ -104,3 +104,35 @@ def ranking_metrics(recommendations: pd.DataFrame, test: pd.DataFrame, catalogue
         f"ndcg_at_{k}": float((per_user["dcg"] / ideal).mean()),
         "catalogue_coverage": float(top["item_id"].nunique() / catalogue_size) if catalogue_size else 0.0,
     }
+
+
+# ---------------------------------------------------------------- driver (WIP)
+
+HALF_LIFE_DAYS = 365.0
+TOP_N = 10
+SEED = 42
+
+
+def evaluate(reviews: pd.DataFrame, segments: pd.Series, k: int = TOP_N, seed: int = SEED,
+             half_life_days: float = HALF_LIFE_DAYS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Offline evaluation of the segment recommender and both baselines on one split.
+    Returns (overall metrics per recommender, metrics per recommender and segment)."""
+    train, test = time_split(reviews)
+    seen = train[["user_key", "item_id"]].drop_duplicates()
+    catalogue = pd.Index(sorted(train["item_id"].unique()))
+    users = pd.Index(sorted(test["user_key"].unique()))
+    segment_of = segments.reindex(users)
+    everyone = pd.Series(ALL_USERS, index=users)
+    recommendations = {
+        "segment_popularity": top_n(item_scores(train, segments, half_life_days), segment_of.dropna().astype("int64"), seen, k),
+        "global_popularity": top_n(item_scores(train, pd.Series(ALL_USERS, index=segments.index), half_life_days), everyone, seen, k),
+        "random": random_top_n(users, catalogue, seen, k, seed),
+    }
+    overall, per_segment = [], []
+    for name, recs in recommendations.items():
+        overall.append({"recommender": name, **ranking_metrics(recs, test, len(catalogue), k)})
+        for segment, members in test.assign(segment_id=test["user_key"].map(segments)).groupby("segment_id"):
+            member_recs = recs[recs["user_key"].isin(members["user_key"])]
+            per_segment.append({"recommender": name, "segment_id": int(segment),
+                                **ranking_metrics(member_recs, members[["user_key", "item_id"]], len(catalogue), k)})
+    return pd.DataFrame(overall), pd.DataFrame(per_segment)
