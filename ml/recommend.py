@@ -136,3 +136,54 @@ def evaluate(reviews: pd.DataFrame, segments: pd.Series, k: int = TOP_N, seed: i
             per_segment.append({"recommender": name, "segment_id": int(segment),
                                 **ranking_metrics(member_recs, members[["user_key", "item_id"]], len(catalogue), k)})
     return pd.DataFrame(overall), pd.DataFrame(per_segment)
+
+
+def recommend_and_evaluate(settings, segmentation_run_id: str | None = None, k: int = TOP_N) -> dict:
+    """WIP: the DAG step. Per-segment ranked items and per-user top-N from all reviews
+    (published), and the offline evaluation (held-out split) logged to MLflow and
+    written to the lake (lake/recommendations/<table>/run_id=<run>/)."""
+    import mlflow
+
+    from ml import tracking
+    from usersegments.config import safe_name
+    from usersegments.warehouse import latest_segmentation_run, read_segmentation
+
+    run_id = safe_name(segmentation_run_id) if segmentation_run_id else latest_segmentation_run(settings)
+    reviews = pd.read_parquet(
+        settings.lake_dir / "clean" / "reviews.parquet",
+        columns=["review_key", "user_key", "item_id", "rating", "reviewed_at"],
+    )
+    assignments = read_segmentation(settings, "assignments", run_id)
+    segments = assignments.set_index("user_key")["segment_id"].astype("int64")
+
+    # published: built from every review
+    seen = reviews[["user_key", "item_id"]].drop_duplicates()
+    segment_items = item_scores(reviews, segments, HALF_LIFE_DAYS)
+    segment_items["item_rank"] = (
+        segment_items.sort_values(["group", "score", "item_id"], ascending=[True, False, True])
+        .groupby("group").cumcount() + 1
+    )
+    user_recs = top_n(segment_items[["group", "item_id", "score"]], segments, seen, k)
+
+    overall, per_segment = evaluate(reviews, segments, k)
+    client = tracking.configure(settings)
+    mlflow.set_experiment(experiment_id=tracking.experiment_id(client, "segment_recommendations", settings))
+    with mlflow.start_run(run_name=f"evaluate {run_id}", tags={"segmentation_run_id": run_id}) as run:
+        mlflow.log_params({"k": k, "half_life_days": HALF_LIFE_DAYS, "seed": SEED, "holdout": "latest item per user"})
+        for row in overall.to_dict("records"):
+            name = row.pop("recommender")
+            mlflow.log_metrics({f"{name}.{key}": value for key, value in row.items()})
+        mlflow.log_table(per_segment, "per_segment_metrics.json")
+
+    out = settings.lake_dir / "recommendations"
+    for name, frame in {
+        "segment_items": segment_items.rename(columns={"group": "segment_id"}),
+        "user_recommendations": user_recs,
+        "evaluation": overall.assign(segment_id=pd.NA),
+        "evaluation_by_segment": per_segment,
+    }.items():
+        folder = out / name / f"run_id={run_id}"
+        folder.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(folder / "part-0.parquet", index=False)
+    return {"segmentation_run_id": run_id, "mlflow_run_id": run.info.run_id,
+            "overall": overall.to_dict("records")}
