@@ -1,0 +1,76 @@
+{#- One row per user of ``reviews`` (a relation or a subquery with the columns of
+    int_reviews__normalised): what they do (volume, ratings, time, helpfulness) and
+    where (category mix). Recency is measured against the newest review in ``reviews``,
+    not the wall clock, so the same data always gives the same features. One macro for
+    the published features (every review) and the recommender evaluation's (training
+    reviews only). -#}
+{% macro user_behaviour_features(reviews) -%}
+{%- set categories = var('review_categories') -%}
+
+with
+
+reviews as (
+
+    select * from {{ reviews }}
+
+),
+
+as_of as (
+
+    select max(reviewed_at) as reference_at from reviews
+
+),
+
+per_user as (
+
+    select
+        user_key,
+        count(*) as review_count,
+        count(distinct item_id) as item_count,
+        avg(rating) as mean_rating,
+        -- sample standard deviation from sums, not stddev_samp(): ratings are whole
+        -- stars, so these sums are exact in any order and reruns give the same bits
+        -- (stddev_samp's streaming update depends on DuckDB's parallel row order)
+        case
+            when count(*) > 1 then sqrt(greatest(
+                (sum(rating * rating) - sum(rating) * sum(rating) / count(*)) / (count(*) - 1),
+                0.0
+            ))
+            else 0.0
+        end as rating_stddev,
+        min(reviewed_at) as first_review_at,
+        max(reviewed_at) as last_review_at,
+        avg(review_words) as mean_review_words,
+        -- over the reviews that record it (2018); null for users with none
+        avg(cast(is_verified as double)) as verified_share,
+        cast(coalesce(sum(helpful_votes), 0) as bigint) as helpful_votes,
+        avg(cast(has_text as double)) as text_share,
+        {%- for category in categories %}
+        avg(cast(category = '{{ category }}' as double)) as share_{{ category }}{{ "," if not loop.last }}
+        {%- endfor %}
+
+    from reviews
+    group by user_key
+
+),
+
+primary_categories as (
+
+    -- the majority category; a tie goes to the alphabetically first category
+    select user_key, category as primary_category
+    from reviews
+    group by user_key, category
+    qualify row_number() over (partition by user_key order by count(*) desc, category) = 1
+
+)
+
+select
+    per_user.*,
+    date_diff('day', per_user.first_review_at, per_user.last_review_at) as tenure_days,
+    date_diff('day', per_user.last_review_at, as_of.reference_at) as recency_days,
+    primary_categories.primary_category
+
+from per_user
+inner join primary_categories on per_user.user_key = primary_categories.user_key
+cross join as_of
+{%- endmacro %}
