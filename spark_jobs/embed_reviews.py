@@ -69,30 +69,11 @@ def embedding_pipeline(encoder_dir: Path, batch_size: int):
     )
 
 
-def user_embeddings(review_vectors, functions):
-    """Per user: the mean of their review vectors, normalised to unit length."""
-    from pyspark.ml.functions import array_to_vector, vector_to_array
-    from pyspark.ml.stat import Summarizer
-
-    means = review_vectors.groupBy("user_key").agg(
-        vector_to_array(Summarizer.mean(array_to_vector("vector"))).alias("mean"),
-        functions.count("*").alias("review_count"),
-    )
-    norm = functions.sqrt(
-        functions.aggregate(
-            functions.col("mean"), functions.lit(0.0), lambda acc, x: acc + x * x
-        )
-    )
-    return means.select(
-        "user_key",
-        "review_count",
-        functions.transform("mean", lambda x: (x / norm).cast("float")).alias("vector"),
-    )
-
-
 def main(argv: list[str] | None = None) -> dict:
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
+
+    from usersegments.user_vectors import user_text_vectors
 
     args = parse_args(argv)
     # Airflow run ids hold ':' and '+'; partition folder names should not
@@ -164,7 +145,7 @@ def main(argv: list[str] | None = None) -> dict:
         .join(published, "review_key")
         .dropDuplicates(["review_key"])
     )
-    users = user_embeddings(vectors, F).withColumn("model_version", F.lit(version))
+    users = user_text_vectors(vectors, F).withColumn("model_version", F.lit(version))
     users.write.mode("overwrite").partitionBy("model_version").parquet(str(users_out))
 
     report = {

@@ -25,6 +25,13 @@ overwrites its own partition only): assignments, segments, profiles, terms, exam
 model_selection, runs, centroids, features (every user's fused feature vector, one
 named column per dimension: the interest classifier's input) and the fitted feature
 pipeline (feature_pipeline/).
+
+With --evaluation, the job segments the recommender evaluation's view of the users
+instead: behaviour features from lake/clean/evaluation_users.parquet and text vectors and
+co-review graph from the 'train' reviews of lake/clean/evaluation_reviews.parquet only, so
+no held-out review shapes anyone's segment. It refits with the algorithm, k, weights and
+seed of the published run --run-id, matches the clusters to that run's segment ids, and
+writes lake/segments_eval/{assignments,runs}/run_id=<run id>/.
 """
 
 from __future__ import annotations
@@ -73,6 +80,11 @@ SCHEMAS = {
     "input_fingerprint string, previous_run_id string, previous_input_fingerprint string, "
     "shared_users long, ari_previous double, unchanged_id_share double, segmented_at timestamp",
 }
+# The evaluation refit's runs row (--evaluation), in this order.
+EVALUATION_RUN_SCHEMA = (
+    "algorithm string, k int, seed long, users long, silhouette double, shared_users long, "
+    "ari_published double, unchanged_id_share double"
+)
 # Review words that say nothing about a segment, beyond Spark's English stop words; the
 # star words come from titles Amazon generates ("Five Stars") for reviews without one.
 EXTRA_STOP_WORDS = (
@@ -106,6 +118,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--top-terms", type=int, default=10)
     parser.add_argument("--examples", type=int, default=3, help="representative reviews per segment")
     parser.add_argument("--report", help="also write the JSON report to this file")
+    parser.add_argument(
+        "--evaluation",
+        action="store_true",
+        help="segment the evaluation's training view with the published run's settings",
+    )
     args = parser.parse_args(argv)
     if args.k == 0 and not 2 <= args.k_min <= args.k_max:
         parser.error("need 2 <= --k-min <= --k-max")
@@ -188,17 +205,42 @@ def co_review_graph(reviews, users, F, iterations: int, damping: float = 0.85):
     )
 
 
-def user_table(spark, lake: Path, embedding_version: str, F, pagerank_iterations: int):
-    """One row per user of the users mart: raw profile columns, the text vector and
-    the graph features."""
-    from pyspark.ml.functions import array_to_vector
-    from pyspark.ml.stat import Summarizer
-
+def published_inputs(spark, lake: Path, embedding_version: str, F):
+    """(users, reviews, text): the users mart, every review, the users' text vectors."""
     users = spark.read.parquet(str(lake / "clean" / "users.parquet"))
     reviews = spark.read.parquet(str(lake / "clean" / "reviews.parquet"))
     text = spark.read.parquet(
         str(lake / "embeddings" / "users" / f"model_version={embedding_version}")
     ).select("user_key", F.col("vector").alias("text_array"))
+    return users, reviews, text
+
+
+def evaluation_inputs(spark, lake: Path, embedding_version: str, F):
+    """(users, reviews, text) from the evaluation split's 'train' side only: features
+    from training reviews, text vectors averaged over training review vectors."""
+    from usersegments.user_vectors import user_text_vectors
+
+    users = spark.read.parquet(str(lake / "clean" / "evaluation_users.parquet"))
+    reviews = (
+        spark.read.parquet(str(lake / "clean" / "evaluation_reviews.parquet"))
+        .where(F.col("evaluation_split") == "train")
+        .drop("evaluation_split")
+    )
+    review_vectors = (
+        spark.read.parquet(str(lake / "embeddings" / "reviews" / f"model_version={embedding_version}"))
+        .select("review_key", "vector")
+        .join(reviews.select("review_key", "user_key"), "review_key")
+    )
+    text = user_text_vectors(review_vectors, F).select("user_key", F.col("vector").alias("text_array"))
+    return users, reviews, text
+
+
+def user_table(users, reviews, text, F, pagerank_iterations: int):
+    """One row per user of ``users``: raw profile columns, the text vector and the
+    graph features (co-review graph of ``reviews``)."""
+    from pyspark.ml.functions import array_to_vector
+    from pyspark.ml.stat import Summarizer
+
     # users without any review text: the mean vector (no pull towards any segment)
     mean_vector = text.agg(Summarizer.mean(array_to_vector("text_array")).alias("m")).first()["m"]
     graph = co_review_graph(reviews, users, F, pagerank_iterations)
@@ -216,7 +258,7 @@ def user_table(spark, lake: Path, embedding_version: str, F, pagerank_iterations
         table = table.withColumn(f"f_{column}", F.col(column).cast("double"))
     for column in GRAPH_COLUMNS:
         table = table.withColumn(f"f_{column}", F.log1p(F.col(column)))
-    return table.cache(), reviews, missing_text
+    return table.cache(), missing_text
 
 
 def table_columns(features) -> list[str]:
@@ -334,6 +376,55 @@ def measure(model, algorithm: str, predictions, evaluator):
 
 
 # ---------------------------------------------------------------- previous run
+
+
+def published_run(spark, out: Path, run_id: str, F) -> dict:
+    """The runs row of the published segmentation ``run_id``."""
+    rows = spark.read.parquet(str(out / "runs")).where(F.col("run_id") == run_id).collect()
+    if not rows:
+        raise SystemExit(f"no published segmentation run {run_id!r} under {out / 'runs'}")
+    return rows[0].asDict()
+
+
+def segmentation_of(spark, out: Path, table: str, run_id: str, F):
+    """One table of segmentation run ``run_id`` as pandas (without the run_id column)."""
+    return spark.read.parquet(str(out / table)).where(F.col("run_id") == run_id).drop("run_id").toPandas()
+
+
+def write_evaluation(spark, lake: Path, args, predictions, cluster_centers, sizes, scores, users, started, F) -> dict:
+    """The evaluation segmentation's outputs: each user's segment, with ids matched to
+    the published run's segments, and how far the memberships moved from it."""
+    from usersegments.segmentation import adjusted_rand, match_segment_ids
+
+    published = lake / "segments"
+    segment_ids, _ = match_segment_ids(
+        cluster_centers, sizes, segmentation_of(spark, published, "centroids", args.run_id, F)
+    )
+    current = predictions.select("user_key", "prediction").toPandas()
+    current["segment_id"] = [segment_ids[c] for c in current.pop("prediction")]
+    ari, shared_users, unchanged = adjusted_rand(
+        segmentation_of(spark, published, "assignments", args.run_id, F)[["user_key", "segment_id"]], current
+    )
+    scored = next(s for s in scores if s["k"] == args.k)
+    run = {
+        "algorithm": args.algorithm, "k": args.k, "seed": args.seed, "users": users,
+        "silhouette": scored["silhouette"], "shared_users": shared_users,
+        "ari_published": ari, "unchanged_id_share": unchanged,
+    }  # fmt: skip
+    out = lake / "segments_eval"
+    for name, frame in {
+        "assignments": spark.createDataFrame(
+            current.sort_values("user_key")[["user_key", "segment_id"]], "user_key string, segment_id int"
+        ),
+        "runs": spark.createDataFrame([tuple(run.values())], EVALUATION_RUN_SCHEMA),
+    }.items():
+        frame.withColumn("run_id", F.lit(args.run_id)).coalesce(1).write.mode("overwrite").partitionBy(
+            "run_id"
+        ).parquet(str(out / name))
+    report = {**run, "run_id": args.run_id, "evaluation": True, "seconds": round(time.perf_counter() - started, 1)}
+    print(json.dumps(report, default=str))
+    spark.stop()
+    return report
 
 
 def previous_run(spark, out: Path, run_id: str, F):
@@ -521,7 +612,15 @@ def main(argv: list[str] | None = None) -> dict:
     spark.sparkContext.setCheckpointDir(str(lake / "_spark_checkpoints"))
     partitions = args.partitions or spark.sparkContext.defaultParallelism
 
-    table, reviews, missing_text = user_table(spark, lake, embedding_version, F, args.pagerank_iterations)
+    if args.evaluation:
+        # the published run's settings, so the evaluation measures the same recommender
+        published = published_run(spark, out, args.run_id, F)
+        args.algorithm, args.k, args.seed = published["algorithm"], published["k"], published["seed"]
+        weights = json.loads(published["feature_weights"])
+        users_in, reviews, text = evaluation_inputs(spark, lake, embedding_version, F)
+    else:
+        users_in, reviews, text = published_inputs(spark, lake, embedding_version, F)
+    table, missing_text = user_table(users_in, reviews, text, F, args.pagerank_iterations)
     pipeline, dims, feature_names = feature_pipeline(table, weights)
     # fixed partitioning and order: the same input gives the same clusters
     features = (
@@ -569,6 +668,9 @@ def main(argv: list[str] | None = None) -> dict:
     clusters = [row["prediction"] for row in members]
     cluster_centers = np.array([row["centroid"].toArray() for row in members])
     sizes = np.array([row["size"] for row in members])
+
+    if args.evaluation:
+        return write_evaluation(spark, lake, args, predictions, cluster_centers, sizes, scores, users, started, F)
 
     # -- stable ids
     previous, previous_centroids, previous_assignments = previous_run(spark, out, args.run_id, F)

@@ -76,11 +76,12 @@ def read_review_embeddings(settings: Settings) -> pd.DataFrame:
         ).df()
 
 
-def read_segmentation(settings: Settings, table: str, run_id: str) -> pd.DataFrame:
-    """One table of a segmentation run as the Spark job wrote it (lake/segments/<table>/run_id=<run>)."""
+def read_segmentation(settings: Settings, table: str, run_id: str, root: str = "segments") -> pd.DataFrame:
+    """One table of a segmentation run as the Spark job wrote it
+    (lake/<root>/<table>/run_id=<run>; root segments_eval: the evaluation's refit)."""
     from usersegments.config import safe_name
 
-    folder = settings.lake_dir / "segments" / table / f"run_id={safe_name(run_id)}"
+    folder = settings.lake_dir / root / table / f"run_id={safe_name(run_id)}"
     if not folder.exists():
         raise FileNotFoundError(f"run {run_id} has no segmentation table {table!r} at {folder}")
     return pd.read_parquet(folder)
