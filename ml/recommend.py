@@ -1,42 +1,45 @@
-"""Per-segment recommendations and their time-aware offline evaluation (WIP, issue 6).
+"""Per-segment recommendations and their time-aware offline evaluation.
 
 Recommender: for each segment, items ranked by the segment members' reviews, each
 weighted by its rating (rating / 5) and its age (half-life decay, measured from the
 newest review the recommender sees); a user's top N is their segment's list without the
-items they already reviewed.
+items they already reviewed. Published from every review and the published segments.
 
-Evaluation: each user with at least two reviewed items holds out their latest item(s)
-(by review time, ties by review key); everything the recommender uses is computed from
-the remaining reviews only (``time_split`` returns the two parts, and only the training
-part is ever passed to ``item_scores``). Baselines, in the same run: global popularity
-(the same weighting over all users) and random (seeded).
+Evaluation, time-aware and without leakage: dbt's ``evaluation_reviews`` holds out each
+user's latest distinct item (every review of it) for users with at least two; the
+evaluation's segmentation (segment_users.py --evaluation) refits the published run's
+settings on features, text vectors and graph of the 'train' reviews only; the item
+scores, the seen items and the catalogue come from 'train' reviews only. So the only
+place a held-out review appears is the ``holdout`` frame the metrics compare against.
+Baselines in the same run: global popularity (the same weighting over all users) and
+random (seeded), both also excluding seen items. Results: an MLflow run (experiment
+``segment_recommendations``) and lake/recommendations/evaluation/run_id=<run>/.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 ALL_USERS = -1  # the single "segment" of the global-popularity baseline
+EXPERIMENT = "segment_recommendations"
+# The evaluation table's columns and types (typed even when empty, so every run's
+# partition has the same Parquet schema).
+EVALUATION_COLUMNS = {
+    "recommender": "object", "scope": "object", "segment_id": "Int64", "users": "int64",
+    "hit_rate": "float64", "recall": "float64", "ndcg": "float64", "catalogue_coverage": "float64",
+    "k": "int64",
+}  # fmt: skip
 
 
-def time_split(reviews: pd.DataFrame, holdout: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(train, test): per user, the ``holdout`` most recently reviewed distinct items go
-    to test (all of the user's reviews of them leave train); users with no more than
-    ``holdout`` items stay wholly in train."""
-    latest = (
-        reviews.groupby(["user_key", "item_id"], as_index=False)
-        .agg(reviewed_at=("reviewed_at", "max"), review_key=("review_key", "max"))
-        .sort_values(["user_key", "reviewed_at", "review_key"], ascending=[True, False, False])
-    )
-    latest["recency_rank"] = latest.groupby("user_key").cumcount()
-    items = latest.groupby("user_key")["item_id"].transform("size")
-    held = latest[(latest["recency_rank"] < holdout) & (items > holdout)][["user_key", "item_id"]]
-    marked = reviews.merge(held.assign(_held=True), on=["user_key", "item_id"], how="left")
-    is_test = marked["_held"].eq(True).to_numpy()
-    return reviews[~is_test].reset_index(drop=True), held.reset_index(drop=True)
+@dataclass(frozen=True)
+class RecommenderConfig:
+    top_n: int = 10  # list length, and the k of the @k metrics
+    half_life_days: float = 365.0
+    seed: int = 42  # the random baseline's
 
 
 def item_scores(train: pd.DataFrame, groups: pd.Series, half_life_days: float) -> pd.DataFrame:
@@ -87,9 +90,9 @@ def random_top_n(users: pd.Index, catalogue: pd.Index, seen: pd.DataFrame, n: in
 
 
 def ranking_metrics(recommendations: pd.DataFrame, test: pd.DataFrame, catalogue_size: int, k: int = 10) -> dict[str, float]:
-    """HitRate@k, Recall@k and NDCG@k averaged over the users in ``test`` (a user
-    without recommendations scores 0), and catalogue coverage (distinct items in anyone's
-    top k over the catalogue)."""
+    """HitRate@k, Recall@k and NDCG@k (binary relevance) averaged over the users in
+    ``test`` (a user without recommendations scores 0), and catalogue coverage (distinct
+    items in anyone's top k over the catalogue size)."""
     top = recommendations[recommendations["rank"] <= k]
     hits = test.merge(top, on=["user_key", "item_id"], how="left")
     hits["gain"] = np.where(hits["rank"].notna(), 1.0 / np.log2(hits["rank"].fillna(1) + 1), 0.0)
@@ -98,92 +101,196 @@ def ranking_metrics(recommendations: pd.DataFrame, test: pd.DataFrame, catalogue
     )
     ideal = per_user["relevant"].clip(upper=k).map(lambda m: sum(1 / math.log2(i + 2) for i in range(m)))
     return {
-        "users": float(len(per_user)),
-        f"hit_rate_at_{k}": float((per_user["hit_count"] > 0).mean()),
-        f"recall_at_{k}": float((per_user["hit_count"] / per_user["relevant"]).mean()),
-        f"ndcg_at_{k}": float((per_user["dcg"] / ideal).mean()),
+        "users": len(per_user),
+        "hit_rate": float((per_user["hit_count"] > 0).mean()),
+        "recall": float((per_user["hit_count"] / per_user["relevant"]).mean()),
+        "ndcg": float((per_user["dcg"] / ideal).mean()),
         "catalogue_coverage": float(top["item_id"].nunique() / catalogue_size) if catalogue_size else 0.0,
     }
 
 
-# ---------------------------------------------------------------- driver (WIP)
+def segment_items(reviews: pd.DataFrame, memberships: pd.Series, half_life_days: float) -> pd.DataFrame:
+    """(segment_id, item_rank, item_id, score, reviewers): every item reviewed in each
+    segment, ranked by score (ties by item id)."""
+    scores = item_scores(reviews, memberships, half_life_days).rename(columns={"group": "segment_id"})
+    reviewers = (
+        reviews.assign(segment_id=reviews["user_key"].map(memberships))
+        .dropna(subset=["segment_id"])
+        .astype({"segment_id": "int64"})
+        .groupby(["segment_id", "item_id"])["user_key"]
+        .nunique()
+        .rename("reviewers")
+        .reset_index()
+    )
+    ranked = scores.merge(reviewers, on=["segment_id", "item_id"]).sort_values(
+        ["segment_id", "score", "item_id"], ascending=[True, False, True]
+    )
+    ranked["item_rank"] = ranked.groupby("segment_id").cumcount() + 1
+    return ranked[["segment_id", "item_rank", "item_id", "score", "reviewers"]].reset_index(drop=True)
 
-HALF_LIFE_DAYS = 365.0
-TOP_N = 10
-SEED = 42
+
+def recommend(reviews: pd.DataFrame, memberships: pd.Series, config: RecommenderConfig):
+    """(segment_items, user_recommendations) from ``reviews`` and the users' segments."""
+    items = segment_items(reviews, memberships, config.half_life_days)
+    seen = reviews[["user_key", "item_id"]].drop_duplicates()
+    scores = items.rename(columns={"segment_id": "group"})[["group", "item_id", "score"]]
+    users = top_n(scores, memberships, seen, config.top_n)
+    return items, users.assign(segment_id=users["user_key"].map(memberships).astype("int64"))
 
 
-def evaluate(reviews: pd.DataFrame, segments: pd.Series, k: int = TOP_N, seed: int = SEED,
-             half_life_days: float = HALF_LIFE_DAYS) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Offline evaluation of the segment recommender and both baselines on one split.
-    Returns (overall metrics per recommender, metrics per recommender and segment)."""
-    train, test = time_split(reviews)
+def evaluation_recommendations(
+    train: pd.DataFrame, holdout: pd.DataFrame, memberships: pd.Series, config: RecommenderConfig
+) -> dict[str, pd.DataFrame]:
+    """Each recommender's top-N lists for the held-out users, built from ``train`` and
+    ``memberships`` (segments computed from ``train`` alone): the segment recommender,
+    global popularity and random."""
+    leaked = holdout.merge(train[["user_key", "item_id"]].drop_duplicates(), on=["user_key", "item_id"])
+    if len(leaked):
+        raise ValueError(
+            f"{len(leaked)} held-out (user, item) pairs are in the training reviews, e.g. {leaked.iloc[0].to_dict()}"
+        )
     seen = train[["user_key", "item_id"]].drop_duplicates()
     catalogue = pd.Index(sorted(train["item_id"].unique()))
-    users = pd.Index(sorted(test["user_key"].unique()))
-    segment_of = segments.reindex(users)
-    everyone = pd.Series(ALL_USERS, index=users)
-    recommendations = {
-        "segment_popularity": top_n(item_scores(train, segments, half_life_days), segment_of.dropna().astype("int64"), seen, k),
-        "global_popularity": top_n(item_scores(train, pd.Series(ALL_USERS, index=segments.index), half_life_days), everyone, seen, k),
-        "random": random_top_n(users, catalogue, seen, k, seed),
+    users = pd.Index(sorted(holdout["user_key"].unique()))
+    everyone = pd.Series(ALL_USERS, index=memberships.index)
+    k = config.top_n
+    return {
+        "segment_popularity": top_n(
+            item_scores(train, memberships, config.half_life_days),
+            memberships.reindex(users).dropna().astype("int64"),
+            seen,
+            k,
+        ),
+        "global_popularity": top_n(
+            item_scores(train, everyone, config.half_life_days), everyone.reindex(users), seen, k
+        ),
+        "random": random_top_n(users, catalogue, seen, k, config.seed),
     }
-    overall, per_segment = [], []
+
+
+def evaluate(
+    train: pd.DataFrame, holdout: pd.DataFrame, memberships: pd.Series, config: RecommenderConfig
+) -> pd.DataFrame:
+    """Offline evaluation of the segment recommender and both baselines: one row per
+    recommender and scope, 'overall' and 'segment' (per evaluation segment). Empty
+    when no user has an item held out (e.g. every user reviewed one item)."""
+    if holdout.empty:
+        return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in EVALUATION_COLUMNS.items()})
+    recommendations = evaluation_recommendations(train, holdout, memberships, config)
+    catalogue_size = train["item_id"].nunique()
+    k = config.top_n
+    by_segment = holdout.assign(segment_id=holdout["user_key"].map(memberships))
+    rows = []
     for name, recs in recommendations.items():
-        overall.append({"recommender": name, **ranking_metrics(recs, test, len(catalogue), k)})
-        for segment, members in test.assign(segment_id=test["user_key"].map(segments)).groupby("segment_id"):
+        rows.append(
+            {"recommender": name, "scope": "overall", "segment_id": None, **ranking_metrics(recs, holdout, catalogue_size, k)}
+        )
+        for segment, members in by_segment.groupby("segment_id"):
             member_recs = recs[recs["user_key"].isin(members["user_key"])]
-            per_segment.append({"recommender": name, "segment_id": int(segment),
-                                **ranking_metrics(member_recs, members[["user_key", "item_id"]], len(catalogue), k)})
-    return pd.DataFrame(overall), pd.DataFrame(per_segment)
+            rows.append({
+                "recommender": name, "scope": "segment", "segment_id": int(segment),
+                **ranking_metrics(member_recs, members[["user_key", "item_id"]], catalogue_size, k),
+            })  # fmt: skip
+    return pd.DataFrame(rows).assign(k=k)[list(EVALUATION_COLUMNS)].astype(EVALUATION_COLUMNS)
 
 
-def recommend_and_evaluate(settings, segmentation_run_id: str | None = None, k: int = TOP_N) -> dict:
-    """WIP: the DAG step. Per-segment ranked items and per-user top-N from all reviews
-    (published), and the offline evaluation (held-out split) logged to MLflow and
-    written to the lake (lake/recommendations/<table>/run_id=<run>/)."""
+def evaluation_inputs(settings, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """(train, holdout, memberships) of run ``run_id``: the split dbt published and the
+    evaluation segmentation's memberships (lake/segments_eval)."""
+    from usersegments.warehouse import read_segmentation
+
+    split = pd.read_parquet(
+        settings.lake_dir / "clean" / "evaluation_reviews.parquet",
+        columns=["review_key", "user_key", "item_id", "rating", "reviewed_at", "evaluation_split"],
+    )
+    train = split[split["evaluation_split"] == "train"].drop(columns="evaluation_split").reset_index(drop=True)
+    holdout = split.loc[split["evaluation_split"] == "holdout", ["user_key", "item_id"]].drop_duplicates()
+    memberships = read_segmentation(settings, "assignments", run_id, root="segments_eval")
+    return train, holdout.reset_index(drop=True), memberships.set_index("user_key")["segment_id"].astype("int64")
+
+
+def write_table(settings, name: str, run_id: str, frame: pd.DataFrame) -> None:
+    """lake/recommendations/<name>/run_id=<run>/part-0.parquet (a rerun replaces it)."""
+    folder = settings.lake_dir / "recommendations" / name / f"run_id={run_id}"
+    folder.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(folder / "part-0.parquet", index=False)
+
+
+def recommend_and_evaluate(settings, segmentation_run_id: str, config: RecommenderConfig = RecommenderConfig()) -> dict:
+    """The DAG step: publish per-segment ranked items and per-user top-N lists (from
+    every review and the published segments), evaluate offline, log to MLflow, and
+    write all of it under lake/recommendations/."""
     import mlflow
 
     from ml import tracking
     from usersegments.config import safe_name
-    from usersegments.warehouse import latest_segmentation_run, read_segmentation
+    from usersegments.warehouse import read_segmentation
 
-    run_id = safe_name(segmentation_run_id) if segmentation_run_id else latest_segmentation_run(settings)
+    run_id = safe_name(segmentation_run_id)
     reviews = pd.read_parquet(
         settings.lake_dir / "clean" / "reviews.parquet",
         columns=["review_key", "user_key", "item_id", "rating", "reviewed_at"],
     )
-    assignments = read_segmentation(settings, "assignments", run_id)
-    segments = assignments.set_index("user_key")["segment_id"].astype("int64")
+    published = read_segmentation(settings, "assignments", run_id).set_index("user_key")["segment_id"].astype("int64")
+    items, users = recommend(reviews, published, config)
 
-    # published: built from every review
-    seen = reviews[["user_key", "item_id"]].drop_duplicates()
-    segment_items = item_scores(reviews, segments, HALF_LIFE_DAYS)
-    segment_items["item_rank"] = (
-        segment_items.sort_values(["group", "score", "item_id"], ascending=[True, False, True])
-        .groupby("group").cumcount() + 1
-    )
-    user_recs = top_n(segment_items[["group", "item_id", "score"]], segments, seen, k)
+    train, holdout, memberships = evaluation_inputs(settings, run_id)
+    evaluation = evaluate(train, holdout, memberships, config)
 
-    overall, per_segment = evaluate(reviews, segments, k)
     client = tracking.configure(settings)
-    mlflow.set_experiment(experiment_id=tracking.experiment_id(client, "segment_recommendations", settings))
-    with mlflow.start_run(run_name=f"evaluate {run_id}", tags={"segmentation_run_id": run_id}) as run:
-        mlflow.log_params({"k": k, "half_life_days": HALF_LIFE_DAYS, "seed": SEED, "holdout": "latest item per user"})
-        for row in overall.to_dict("records"):
-            name = row.pop("recommender")
-            mlflow.log_metrics({f"{name}.{key}": value for key, value in row.items()})
-        mlflow.log_table(per_segment, "per_segment_metrics.json")
+    mlflow.set_experiment(experiment_id=tracking.experiment_id(client, EXPERIMENT, settings))
+    overall = evaluation[evaluation["scope"] == "overall"].set_index("recommender")
+    k = config.top_n
+    with mlflow.start_run(run_name=f"recommendations {run_id}", tags={"segmentation_run_id": run_id}) as run:
+        mlflow.log_params({
+            "top_n": k, "half_life_days": config.half_life_days, "random_seed": config.seed,
+            "holdout": "latest distinct item per user with >= 2 items",
+            "train_reviews": len(train), "holdout_users": holdout["user_key"].nunique(),
+        })  # fmt: skip
+        for name, row in overall.iterrows():
+            mlflow.log_metrics({
+                f"{name}.hit_rate_at_{k}": row["hit_rate"], f"{name}.recall_at_{k}": row["recall"],
+                f"{name}.ndcg_at_{k}": row["ndcg"], f"{name}.catalogue_coverage": row["catalogue_coverage"],
+            })  # fmt: skip
+        for name in ("global_popularity", "random") if len(overall) else ():
+            if overall.loc[name, "ndcg"] > 0:
+                mlflow.log_metric(f"ndcg_lift_over_{name}", overall.loc["segment_popularity", "ndcg"] / overall.loc[name, "ndcg"])
+        mlflow.log_table(evaluation.astype({"segment_id": "float"}), "evaluation.json")
+        refit = read_segmentation(settings, "runs", run_id, root="segments_eval").iloc[0]
+        mlflow.log_metrics({
+            "evaluation_segmentation.silhouette": refit["silhouette"],
+            "evaluation_segmentation.ari_published": refit["ari_published"],
+        })  # fmt: skip
 
-    out = settings.lake_dir / "recommendations"
-    for name, frame in {
-        "segment_items": segment_items.rename(columns={"group": "segment_id"}),
-        "user_recommendations": user_recs,
-        "evaluation": overall.assign(segment_id=pd.NA),
-        "evaluation_by_segment": per_segment,
-    }.items():
-        folder = out / name / f"run_id={run_id}"
-        folder.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(folder / "part-0.parquet", index=False)
-    return {"segmentation_run_id": run_id, "mlflow_run_id": run.info.run_id,
-            "overall": overall.to_dict("records")}
+    write_table(settings, "segment_items", run_id, items)
+    write_table(settings, "user_recommendations", run_id, users)
+    write_table(settings, "evaluation", run_id, evaluation.assign(mlflow_run_id=run.info.run_id))
+    return {
+        "segmentation_run_id": run_id,
+        "mlflow_run_id": run.info.run_id,
+        "top_n": k,
+        "evaluation_segmentation": {
+            "k": int(refit["k"]), "silhouette": float(refit["silhouette"]), "ari_published": float(refit["ari_published"]),
+        },  # fmt: skip
+        "users_recommended": int(users["user_key"].nunique()),
+        "holdout_users": int(holdout["user_key"].nunique()),
+        "overall": overall[["hit_rate", "recall", "ndcg", "catalogue_coverage"]].round(4).to_dict("index"),
+    }
+
+
+def recommendations_check_frame(settings, run_id: str) -> pd.DataFrame:
+    """What GX checks before the recommendations are published: every published user
+    (left) with their top-N rows, each flagged if the user already reviewed the item
+    and whether the user got a list at all."""
+    from usersegments.config import safe_name
+
+    folder = settings.lake_dir / "recommendations" / "user_recommendations" / f"run_id={safe_name(run_id)}"
+    recs = pd.read_parquet(folder)
+    users = pd.read_parquet(settings.lake_dir / "clean" / "users.parquet", columns=["user_key"])
+    seen = pd.read_parquet(settings.lake_dir / "clean" / "reviews.parquet", columns=["user_key", "item_id"])
+    frame = users.assign(is_known_user=True).merge(recs, on="user_key", how="outer")
+    frame["is_known_user"] = frame["is_known_user"].eq(True)
+    frame["has_recommendations"] = frame["user_key"].isin(recs["user_key"])
+    flagged = frame.merge(seen.drop_duplicates().assign(already_reviewed=True), on=["user_key", "item_id"], how="left")
+    flagged["already_reviewed"] = flagged["already_reviewed"].eq(True)
+    return flagged.sort_values(["user_key", "rank"]).reset_index(drop=True)

@@ -47,7 +47,14 @@ CHECKPOINT_DATA: dict[str, Callable[[Settings, str], pd.DataFrame]] = {
     "review_embeddings": lambda settings, run_id: read_review_embeddings(settings),
     "user_segments": read_segment_assignments,
     "user_scores": lambda settings, run_id: _user_scores(settings, run_id),
+    "recommendations": lambda settings, run_id: _recommendations(settings, run_id),
 }
+
+
+def _recommendations(settings: Settings, run_id: str) -> pd.DataFrame:
+    from ml.recommend import recommendations_check_frame
+
+    return recommendations_check_frame(settings, run_id)
 
 
 def _user_scores(settings: Settings, run_id: str) -> pd.DataFrame:
