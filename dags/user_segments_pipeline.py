@@ -10,16 +10,19 @@ and a segment report.
 `ingest` → GX `raw_reviews` → dbt `clean` → GX `staged_reviews` → dbt `features`
 → GX `user_features` → dbt `marts` → Spark NLP `embed_reviews` (spark-submit,
 incremental) → GX `review_embeddings` → Spark MLlib `segment_users` (spark-submit)
-→ GX `user_segments` → dbt `segments` → interest classifier: train and compare in
-MLflow, register the best as `challenger` → promotion gate (`champion` only if it
-beats the current one) → report → summary. A failed hard expectation fails its task
+→ GX `user_segments` → dbt `segments` → recommendations: Spark MLlib refit of the
+segmentation on each user's earlier reviews (`segment_evaluation_users`), per-segment
+rankings and per-user top-N lists, offline evaluation against popularity and random
+baselines (MLflow) → GX `recommendations` → dbt `recommendations` → interest
+classifier: train and compare in MLflow, register the best as `challenger` → promotion
+gate (`champion` only if it beats the current one) → report → summary. A failed hard expectation fails its task
 and nothing downstream runs, so bad data is never published. The `score_new_users`
 DAG runs when this one publishes its segments.
 
 Params set at trigger time: which source files, strict expectations, the
 segmentation: algorithm, a forced number of segments (empty: chosen by silhouette),
-the smallest segment allowed, the feature group weights; and the promotion gate's
-margin and per-class floor.
+the smallest segment allowed, the feature group weights; the recommendation list
+length and recency half-life; and the promotion gate's margin and per-class floor.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from usersegments.assets import (
     PUBLISHED_MARTS,
     RAW_REVIEWS,
     REVIEW_EMBEDDINGS,
+    SEGMENT_RECOMMENDATIONS,
     SETTINGS,
     USER_SEGMENTS,
 )
@@ -44,10 +48,10 @@ from usersegments.encoder import encoder_dir
 from usersegments.spark import spark_conf, staged_jars
 
 
-def spark_job(job: str, args: list[str]) -> SparkSubmitOperator:
+def spark_job(job: str, args: list[str], task_id: str | None = None) -> SparkSubmitOperator:
     """spark_jobs/<job>.py through spark-submit, on the lake and the encoder's embeddings."""
     return SparkSubmitOperator(
-        task_id=job,
+        task_id=task_id or job,
         conn_id=SPARK_CONN_ID,
         application=str(PROJECT_DIR / "spark_jobs" / f"{job}.py"),
         name=job,
@@ -114,6 +118,21 @@ def spark_job(job: str, args: list[str]) -> SparkSubmitOperator:
             title="Feature group weights",
             description="Weight of each feature group in the fused features (0 leaves it out).",
         ),
+        "recommendation_count": Param(
+            10,
+            type="integer",
+            minimum=1,
+            maximum=100,
+            title="Recommendations per user",
+            description="Length of each user's top-N list; the offline metrics are @N.",
+        ),
+        "recency_half_life_days": Param(
+            365,
+            type="number",
+            exclusiveMinimum=0,
+            title="Recency half-life (days)",
+            description="A review's weight in its segment's item ranking halves every this many days.",
+        ),
         "promotion_margin": Param(
             0.01,
             type="number",
@@ -173,6 +192,27 @@ def user_segments_pipeline():
             print(f"interest classifier not trained: {reason}")
             return {"skipped": str(reason)}
 
+    @task
+    def recommend_segments(params=None, run_id=None) -> dict:
+        from ml.recommend import RecommenderConfig, recommend_and_evaluate
+
+        config = RecommenderConfig(
+            top_n=params["recommendation_count"], half_life_days=params["recency_half_life_days"]
+        )
+        return recommend_and_evaluate(SETTINGS, run_id, config)
+
+    @task
+    def validate_recommendations(params=None, run_id=None) -> dict:
+        from usersegments.quality import run_checkpoint
+
+        return run_checkpoint(
+            "recommendations",
+            SETTINGS,
+            run_id,
+            strict=params["strict_expectations"],
+            parameters={"top_n": params["recommendation_count"]},
+        )
+
     @task(outlets=[INTEREST_CLASSIFIER])
     def promote_interest_classifier(training: dict, params=None, dag=None, run_id=None) -> dict:
         from ml.registry import GatePolicy, gate
@@ -188,13 +228,20 @@ def user_segments_pipeline():
 
         return str(write_report(SETTINGS, run_id))
 
-    @task(outlets=[*PUBLISHED_MARTS, REVIEW_EMBEDDINGS, USER_SEGMENTS])
+    @task(outlets=[*PUBLISHED_MARTS, REVIEW_EMBEDDINGS, USER_SEGMENTS, SEGMENT_RECOMMENDATIONS])
     def summarise(
-        ingest_report: dict, checks: list[dict], report: str, classifier: dict, run_id=None
+        ingest_report: dict,
+        checks: list[dict],
+        report: str,
+        classifier: dict,
+        recommendations: dict,
+        run_id=None,
     ) -> dict:
         from usersegments.summary import build_summary, format_summary
 
-        summary = build_summary(SETTINGS, run_id, ingest_report, checks, report, classifier)
+        summary = build_summary(
+            SETTINGS, run_id, ingest_report, checks, report, classifier, recommendations
+        )
         print(format_summary(summary))
         return summary
 
@@ -228,19 +275,33 @@ def user_segments_pipeline():
     dbt_segments = DbtTaskGroup(
         group_id="dbt_segments", **task_group_args("tag:segments", SETTINGS)
     )
+    # the evaluation's segmentation: the published run's settings, earlier reviews only
+    segment_evaluation_users = spark_job(
+        "segment_users",
+        ["--run-id", "{{ run_id }}", "--evaluation"],
+        task_id="segment_evaluation_users",
+    )
+    recommendations = recommend_segments()
+    recommendations_check = validate_recommendations()
+    dbt_recommendations = DbtTaskGroup(
+        group_id="dbt_recommendations", **task_group_args("tag:recommendations", SETTINGS)
+    )
     training = train_interest_classifier()
     classifier = promote_interest_classifier(training)
     report = segment_report()
     summary = summarise(
         ingest_report,
-        [raw_check, staged_check, features_check, embeddings_check, segments_check],
+        [raw_check, staged_check, features_check, embeddings_check, segments_check, recommendations_check],
         report,
         classifier,
+        recommendations,
     )
 
     ingest_report >> raw_check >> dbt_clean >> staged_check >> dbt_features
     dbt_features >> features_check >> dbt_marts >> embed_reviews >> embeddings_check
-    embeddings_check >> segment_users >> segments_check >> dbt_segments >> training
+    embeddings_check >> segment_users >> segments_check >> dbt_segments
+    dbt_segments >> segment_evaluation_users >> recommendations >> recommendations_check
+    recommendations_check >> dbt_recommendations >> training
     classifier >> report >> summary
 
 

@@ -44,6 +44,15 @@ def test_every_stage_is_gated_by_its_checkpoint():
     assert {"dbt_segments.segments.run", "dbt_segments.user_segments.run"} <= segment_marts
     assert segment_marts <= downstream("validate_user_segments")
     assert {"segment_report", "summarise"} <= downstream("dbt_segments.segments.run")
+    # recommendations: the evaluation refit follows the published segments, the lists
+    # are validated before dbt publishes them
+    assert "segment_evaluation_users" in downstream("dbt_segments.segments.run")
+    assert "recommend_segments" in downstream("segment_evaluation_users")
+    assert "validate_recommendations" in downstream("recommend_segments")
+    recommendation_marts = {t for t in dbt if t.startswith("dbt_recommendations.")}
+    assert "dbt_recommendations.user_recommendations.run" in recommendation_marts
+    assert recommendation_marts <= downstream("validate_recommendations")
+    assert "summarise" in downstream("dbt_recommendations.recommendation_evaluation.run")
     # the classifier trains on the published segmentation, and the gate follows it
     assert "train_interest_classifier" in downstream("dbt_segments.segments.run")
     assert {"promote_interest_classifier", "summarise"} <= downstream("train_interest_classifier")
@@ -56,6 +65,8 @@ def test_every_stage_is_gated_by_its_checkpoint():
         "segment_count",
         "min_segment_share",
         "feature_weights",
+        "recommendation_count",
+        "recency_half_life_days",
     }
 
 
@@ -95,7 +106,7 @@ def test_scoring_dag_runs_on_the_published_segments():
     bag = DagBag(dag_folder=str(PROJECT_DIR / "dags"))
     pipeline, scoring = bag.dags["user_segments_pipeline"], bag.dags["score_new_users"]
     published = {asset.name for asset in pipeline.get_task("summarise").outlets}
-    assert "lake.segments" in published
+    assert {"lake.segments", "lake.recommendations"} <= published
     assert [asset.name for asset in scoring.timetable.asset_condition.objects] == ["lake.segments"]
     tasks = {t.task_id: t for t in scoring.tasks}
     after_check = {t.task_id for t in tasks["validate_user_scores"].get_flat_relatives(upstream=False)}

@@ -120,8 +120,21 @@ def test_rerun_is_idempotent(full_run):
             ).fetchall()[0]
         return segments, members, run
 
+    def recommendations():
+        with connect(full_run.settings) as con:
+            lists = con.sql(
+                "select md5(string_agg(concat_ws(':', user_key, recommendation_rank, item_id, score), '|' "
+                "order by user_key, recommendation_rank)) from user_recommendations"
+            ).fetchall()[0][0]
+            evaluation = con.sql(
+                "select recommender, scope, segment_id, users, hit_rate, recall, ndcg, catalogue_coverage "
+                "from recommendation_evaluation where run_id = (select run_id from segments limit 1) order by all"
+            ).fetchall()
+        return lists, evaluation
+
     first_counts, first = published_counts(full_run.settings), snapshot()
     first_segments, first_members, first_run = segmentation()
+    first_recommendations = recommendations()
     again = run_pipeline(full_run.settings.data_dir, full_run.settings.source_dir)
     assert again.result.returncode == 0, again.log[-5000:]
     assert published_counts(full_run.settings) == first_counts
@@ -132,6 +145,9 @@ def test_rerun_is_idempotent(full_run):
     run_id, ari, unchanged_ids, input_unchanged, shared = run
     assert run_id != first_run[0]
     assert (ari, unchanged_ids, input_unchanged, shared) == (1.0, 1.0, True, USERS)
+    # the same lists and the same offline evaluation (refit included), under the new run
+    assert first_recommendations[1], "the first run was evaluated"
+    assert recommendations() == first_recommendations
     # the second run embedded nothing: every review already had its vector
     summaries = sorted(
         full_run.settings.runs_dir.glob("*/summary.json"), key=lambda p: p.stat().st_mtime

@@ -25,3 +25,7 @@ USER_INTEREST_SCORES = Asset(
     name="lake.scores.user_interest_scores",
     uri=f"file://{SETTINGS.lake_dir}/scores/user_interest_scores",
 )
+# Per-segment item rankings, per-user top-N lists and their offline evaluation.
+SEGMENT_RECOMMENDATIONS = Asset(
+    name="lake.recommendations", uri=f"file://{SETTINGS.lake_dir}/recommendations"
+)

@@ -21,6 +21,7 @@ def build_summary(
     checks: list[dict[str, Any]],
     segment_report: str | None = None,
     classifier: dict[str, Any] | None = None,
+    recommendations: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     summary = {
         "run_id": run_id,
@@ -34,6 +35,7 @@ def build_summary(
         "segmentation": segmentation_summary(settings),
         "segment_report": segment_report,
         "classifier": classifier,
+        "recommendations": recommendations,
         "expectations": [
             {k: c[k] for k in ("checkpoint", "evaluated", "passed", "failed_hard", "failed_soft")}
             for c in checks
@@ -124,6 +126,19 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"    challenger v{classifier['challenger_version']} ({classifier['best_candidate']}): "
             f"{'promoted to champion' if gate['promoted'] else 'not promoted'}, {gate['reason']}"
         )
+    recommendations = summary.get("recommendations")
+    if recommendations:
+        refit = recommendations["evaluation_segmentation"]
+        lines.append(
+            f"  recommendations: top {recommendations['top_n']} for {recommendations['users_recommended']:,} users;"
+            f" offline, latest item held out for {recommendations['holdout_users']:,} users"
+            f" (refit ARI {refit['ari_published']:.3f} vs the published segments)"
+        )
+        lines.append(f"    {'recommender':<20} {'HitRate':>8} {'Recall':>8} {'NDCG':>8} {'coverage':>9}")
+        for name, m in recommendations["overall"].items():
+            lines.append(
+                f"    {name:<20} {m['hit_rate']:>8.4f} {m['recall']:>8.4f} {m['ndcg']:>8.4f} {m['catalogue_coverage']:>9.4f}"
+            )
     lines.append("  expectations (passed/evaluated, hard and soft failures)")
     for check in summary["expectations"]:
         lines.append(
