@@ -39,6 +39,7 @@ def test_full_run_publishes_the_cleaned_data(full_run):
         "user_features",
         "review_embeddings",
         "user_segments",
+        "recommendations",
     ]
     # every review with text embedded once, by this run
     with connect(full_run.settings) as con:
