@@ -386,9 +386,9 @@ def published_run(spark, out: Path, run_id: str, F) -> dict:
     return rows[0].asDict()
 
 
-def segmentation_of(spark, out: Path, table: str, run_id: str, F):
-    """One table of segmentation run ``run_id`` as pandas (without the run_id column)."""
-    return spark.read.parquet(str(out / table)).where(F.col("run_id") == run_id).drop("run_id").toPandas()
+def run_table(spark, out: Path, table: str, run_id: str, columns: list[str], F):
+    """The ``columns`` of one table of segmentation run ``run_id``, as pandas."""
+    return spark.read.parquet(str(out / table)).where(F.col("run_id") == run_id).select(*columns).toPandas()
 
 
 def write_evaluation(spark, lake: Path, args, predictions, cluster_centers, sizes, scores, users, started, F) -> dict:
@@ -398,12 +398,12 @@ def write_evaluation(spark, lake: Path, args, predictions, cluster_centers, size
 
     published = lake / "segments"
     segment_ids, _ = match_segment_ids(
-        cluster_centers, sizes, segmentation_of(spark, published, "centroids", args.run_id, F)
+        cluster_centers, sizes, run_table(spark, published, "centroids", args.run_id, ["segment_id", "centroid"], F)
     )
     current = predictions.select("user_key", "prediction").toPandas()
     current["segment_id"] = [segment_ids[c] for c in current.pop("prediction")]
     ari, shared_users, unchanged = adjusted_rand(
-        segmentation_of(spark, published, "assignments", args.run_id, F)[["user_key", "segment_id"]], current
+        run_table(spark, published, "assignments", args.run_id, ["user_key", "segment_id"], F), current
     )
     scored = next(s for s in scores if s["k"] == args.k)
     run = {
@@ -438,18 +438,8 @@ def previous_run(spark, out: Path, run_id: str, F):
     if not latest:
         return None, None, None
     row = latest[0].asDict()
-    centroids = (
-        spark.read.parquet(str(out / "centroids"))
-        .where(F.col("run_id") == row["run_id"])
-        .select("segment_id", "centroid")
-        .toPandas()
-    )
-    assignments = (
-        spark.read.parquet(str(out / "assignments"))
-        .where(F.col("run_id") == row["run_id"])
-        .select("user_key", "segment_id")
-        .toPandas()
-    )
+    centroids = run_table(spark, out, "centroids", row["run_id"], ["segment_id", "centroid"], F)
+    assignments = run_table(spark, out, "assignments", row["run_id"], ["user_key", "segment_id"], F)
     return row, centroids if len(centroids) else pd.DataFrame(columns=["segment_id", "centroid"]), assignments
 
 
