@@ -34,7 +34,7 @@ def task_group_args(select: str, settings: Settings) -> dict[str, Any]:
         ),
         "profile_config": ProfileConfig(
             profile_name="usersegments",
-            target_name="duckdb",
+            target_name=settings.dbt_target,
             profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
         ),
         "execution_config": ExecutionConfig(

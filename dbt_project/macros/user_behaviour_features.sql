@@ -40,13 +40,13 @@ per_user as (
         end as rating_stddev,
         min(reviewed_at) as first_review_at,
         max(reviewed_at) as last_review_at,
-        avg(review_words) as mean_review_words,
+        avg(cast(review_words as double precision)) as mean_review_words,
         -- over the reviews that record it (2018); null for users with none
-        avg(cast(is_verified as double)) as verified_share,
+        avg(cast(cast(is_verified as integer) as double precision)) as verified_share,
         cast(coalesce(sum(helpful_votes), 0) as bigint) as helpful_votes,
-        avg(cast(has_text as double)) as text_share,
+        avg(cast(cast(has_text as integer) as double precision)) as text_share,
         {%- for category in categories %}
-        avg(cast(category = '{{ category }}' as double)) as share_{{ category }}{{ "," if not loop.last }}
+        avg(cast(cast(category = '{{ category }}' as integer) as double precision)) as share_{{ category }}{{ "," if not loop.last }}
         {%- endfor %}
 
     from reviews
@@ -57,17 +57,23 @@ per_user as (
 primary_categories as (
 
     -- the majority category; a tie goes to the alphabetically first category
-    select user_key, category as primary_category
-    from reviews
-    group by user_key, category
-    qualify row_number() over (partition by user_key order by count(*) desc, category) = 1
+    select user_key, primary_category
+    from (
+        select
+            user_key,
+            category as primary_category,
+            row_number() over (partition by user_key order by count(*) desc, category) as category_rank
+        from reviews
+        group by user_key, category
+    ) as ranked_categories
+    where category_rank = 1
 
 )
 
 select
     per_user.*,
-    date_diff('day', per_user.first_review_at, per_user.last_review_at) as tenure_days,
-    date_diff('day', per_user.last_review_at, as_of.reference_at) as recency_days,
+    cast({{ dbt.datediff('per_user.first_review_at', 'per_user.last_review_at', 'day') }} as bigint) as tenure_days,
+    cast({{ dbt.datediff('per_user.last_review_at', 'as_of.reference_at', 'day') }} as bigint) as recency_days,
     primary_categories.primary_category
 
 from per_user

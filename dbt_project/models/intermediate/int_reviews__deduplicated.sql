@@ -28,11 +28,26 @@ numbered as (
 select
     md5(concat_ws('|',
         user_key,
-        cast(epoch(reviewed_at) as bigint),
+        {{ unix_seconds('reviewed_at') }},
         coalesce(summary, ''),
         coalesce(review_text, '')
     )) as review_key,
-    * exclude (occurrence)
+    ingest_run_id,
+    source_file,
+    line_number,
+    schema_version,
+    user_key,
+    item_id,
+    rating,
+    summary,
+    review_text,
+    reviewed_at,
+    is_verified,
+    helpful_votes,
+    helpful_total,
+    style_json,
+    image_count,
+    duplicate_count
 
 from numbered
 where occurrence = 1

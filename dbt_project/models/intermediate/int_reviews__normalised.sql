@@ -40,6 +40,6 @@ select
     *,
     review_text is not null as has_text,
     -- words in the body; 0 where a review has no body
-    coalesce(len(string_split(review_text, ' ')), 0) as review_words
+    {{ word_count('review_text') }} as review_words
 
 from normalised

@@ -6,5 +6,5 @@ from (
         (select count(*) from {{ ref('stg_amazon__reviews') }}) as staged,
         (select sum(duplicate_count) from {{ ref('int_reviews__deduplicated') }})
             as distinct_with_duplicates
-)
+) as totals
 where staged != distinct_with_duplicates

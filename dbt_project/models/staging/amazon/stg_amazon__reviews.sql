@@ -20,10 +20,10 @@ renamed as (
         item_id,
 
         -- review
-        cast(rating as double) as rating,
+        cast(rating as double precision) as rating,
         summary,
         review_text,
-        cast(to_timestamp(unix_review_time) as timestamp) as reviewed_at,
+        {{ timestamp_from_unix('unix_review_time') }} as reviewed_at,
         verified as is_verified,
         -- 2014 counts helpful votes in helpful[0], 2018 as text with separators
         coalesce(helpful_up, cast(replace(vote_text, ',', '') as integer)) as helpful_votes,

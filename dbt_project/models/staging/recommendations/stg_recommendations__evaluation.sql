@@ -5,9 +5,9 @@ select
     cast(segment_id as integer) as segment_id,
     cast(k as integer) as k,
     cast(users as bigint) as users,
-    cast(hit_rate as double) as hit_rate,
-    cast(recall as double) as recall,
-    cast(ndcg as double) as ndcg,
-    cast(catalogue_coverage as double) as catalogue_coverage,
+    cast(hit_rate as double precision) as hit_rate,
+    cast(recall as double precision) as recall,
+    cast(ndcg as double precision) as ndcg,
+    cast(catalogue_coverage as double precision) as catalogue_coverage,
     mlflow_run_id
 from {{ source('recommendations', 'evaluation') }}

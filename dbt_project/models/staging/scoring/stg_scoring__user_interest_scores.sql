@@ -2,7 +2,7 @@ select
     user_key,
     predicted_interest,
     cast(segment_id as integer) as segment_id,
-    cast(distance_to_centroid as double) as distance_to_centroid,
+    cast(distance_to_centroid as double precision) as distance_to_centroid,
     model_name,
     cast(model_version as integer) as model_version,
     model_run_id,

@@ -3,5 +3,5 @@ select
     cast(segment_id as integer) as segment_id,
     cast(example_rank as integer) as example_rank,
     review_key,
-    cast(similarity as double) as similarity
+    cast(similarity as double precision) as similarity
 from {{ source('segmentation', 'examples') }}

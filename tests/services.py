@@ -1,0 +1,171 @@
+"""The production profile's servers, started for real on loopback: PostgreSQL (the
+Debian package `make setup` installs), a Spark standalone master and worker, an MLflow
+tracking server. The integration test and the Spark cluster test use them; each is a
+context manager that stops what it started."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from usersegments.config import PROJECT_DIR
+from usersegments.spark import spark_env
+
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+WAREHOUSE_FUNCTIONS_SQL = PROJECT_DIR / "docker" / "postgres" / "warehouse-functions.sql"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(path: Path, text: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        time.sleep(1)
+    raise AssertionError(f"{text!r} not in {path} after {timeout}s:\n{path.read_text()[-3000:]}")
+
+
+def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{url}: server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        time.sleep(1)
+    raise AssertionError(f"{url} not healthy after {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@dataclass(frozen=True)
+class Postgres:
+    port: int
+    user: str
+    password: str
+    data_dir: Path
+
+    def url(self, database: str, driver: str = "postgresql+psycopg2") -> str:
+        return f"{driver}://{self.user}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        """Run SQL as the cluster's superuser (peer authentication over the socket)."""
+        return _as_postgres(
+            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(self.data_dir), "-p", str(self.port),
+             "-d", database, "-tA", "-c", sql]
+        )  # fmt: skip
+
+    def create_database(self, name: str) -> None:
+        _as_postgres(["createdb", "-h", str(self.data_dir), "-p", str(self.port), "-O", self.user, name])
+
+
+def _as_postgres(command: list[str]) -> str:
+    # initdb and postgres refuse to run as root; psql's peer login needs the OS user
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    result = subprocess.run(prefix + command, capture_output=True, text=True)
+    if result.returncode:
+        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+@contextlib.contextmanager
+def postgres_server(root: Path, user: str = "usersegments"):
+    """A private PostgreSQL cluster (initdb) on a free loopback port; the socket lives in
+    its data folder. C collation: text sorts by code point, as in DuckDB."""
+    if not (POSTGRES_BIN / "initdb").exists():
+        raise AssertionError(f"PostgreSQL not installed ({POSTGRES_BIN}): run `make setup`")
+    data_dir = root / "pgdata"
+    data_dir.mkdir(parents=True)
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        for path in (data_dir, *data_dir.parents):
+            if path == Path("/"):
+                break
+            path.chmod(path.stat().st_mode | 0o011)  # traversable by the postgres user
+        shutil.chown(data_dir, owner.pw_uid, owner.pw_gid)
+    data_dir.chmod(0o700)
+    _as_postgres([str(POSTGRES_BIN / "initdb"), "-D", str(data_dir), "-E", "UTF8", "--locale=C",
+                  "--auth-local=peer", "--auth-host=scram-sha-256"])  # fmt: skip
+    port = free_port()
+    log = data_dir / "server.log"
+    _as_postgres([str(POSTGRES_BIN / "pg_ctl"), "-D", str(data_dir), "-l", str(log), "-w", "-t", "60",
+                  "-o", f"-p {port} -k {data_dir} -c listen_addresses=127.0.0.1 -c max_connections=200",
+                  "start"])  # fmt: skip
+    password = secrets.token_hex(16)
+    server = Postgres(port=port, user=user, password=password, data_dir=data_dir)
+    try:
+        server.psql(f"create role {user} login password '{password}'")
+        yield server
+    finally:
+        _as_postgres([str(POSTGRES_BIN / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"])
+
+
+@contextlib.contextmanager
+def spark_standalone_cluster(root: Path, cores: int = 2, memory: str = "4g"):
+    """A Spark standalone master and one worker on loopback (`spark-class`, as the pip
+    package ships no sbin start scripts); yields the master URL."""
+    spark_class = str(Path(sys.executable).with_name("spark-class"))
+    root.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **spark_env(), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_WORKER_DIR": str(root / "work")}
+    port = free_port()
+    master_url = f"spark://127.0.0.1:{port}"
+    logs = {name: root / f"spark-{name}.log" for name in ("master", "worker")}
+    master = subprocess.Popen(
+        [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+         "--port", str(port), "--webui-port", str(free_port())],
+        stdout=logs["master"].open("w"), stderr=subprocess.STDOUT, env=env,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [spark_class, "org.apache.spark.deploy.worker.Worker", master_url, "--host", "127.0.0.1",
+         "--cores", str(cores), "--memory", memory, "--webui-port", str(free_port())],
+        stdout=logs["worker"].open("w"), stderr=subprocess.STDOUT, env=env,
+    )  # fmt: skip
+    try:
+        wait_for(logs["master"], "I have been elected leader")
+        wait_for(logs["worker"], "Successfully registered with master")
+        yield master_url, logs
+    finally:
+        stop(worker)
+        stop(master)
+
+
+@contextlib.contextmanager
+def mlflow_tracking_server(backend_store_uri: str, artifacts: Path, log: Path):
+    """`mlflow server` on a PostgreSQL backend store, serving its artifacts; yields its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mlflow")), "server", "--backend-store-uri", backend_store_uri,
+         "--artifacts-destination", str(artifacts), "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1"],
+        stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_for_http(f"{url}/health", process, log)
+        yield url
+    finally:
+        stop(process)
