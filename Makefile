@@ -12,7 +12,7 @@ export USERSEGMENTS_JARS_DIR ?= $(CURDIR)/var/jars
 AIRFLOW := $(PY) -m usersegments.airflow_cli
 DAG_ID := user_segments_pipeline
 
-.PHONY: help setup install jars encoder manifest key airflow-db demo test bench bench-embedding bench-segmentation up mlflow-ui promote rollback model-history lock clean
+.PHONY: help setup install jars encoder manifest key airflow-db postgres demo test bench bench-embedding bench-segmentation up mlflow-ui promote rollback model-history lock clean
 
 help:
 	@echo "make setup   install everything pinned (Python env, JVM jars, dbt manifest, Airflow DB)"
@@ -24,7 +24,17 @@ help:
 	@echo "make rollback                 give champion back to the version before its last promotion"
 	@echo "make model-history            every alias change of the interest classifier"
 
-setup: install jars encoder manifest key airflow-db
+setup: install jars encoder manifest key airflow-db postgres
+
+# PostgreSQL 15 and its PL/Python from Debian: the production profile's server, which
+# the integration test starts on loopback. The major version is pinned; Debian's point
+# releases (security fixes) replace each other on the mirror, so the minor cannot be.
+POSTGRES_PACKAGES := postgresql-15 postgresql-plpython3-15
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+postgres:
+	@dpkg -s $(POSTGRES_PACKAGES) > /dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(POSTGRES_PACKAGES); }
 
 install: $(VENV)/.installed
 

@@ -56,6 +56,13 @@ def score_new_users():
             "user_scores", SETTINGS, run_id, parameters={"expected_new_scores": expected}
         )
 
+    @task
+    def load_scores() -> dict:
+        """Production profile: the scores into PostgreSQL (DuckDB reads the lake in place)."""
+        from usersegments.warehouse_load import load_source
+
+        return load_source("scoring", SETTINGS)
+
     @task(outlets=[USER_INTEREST_SCORES])
     def publish(report: dict, check: dict) -> dict:
         return {**report, "expectations_passed": check["passed"]}
@@ -63,7 +70,7 @@ def score_new_users():
     report = score_users()
     check = validate_user_scores(report)
     dbt_scoring = DbtTaskGroup(group_id="dbt_scoring", **task_group_args("tag:scoring", SETTINGS))
-    check >> dbt_scoring >> publish(report, check)
+    check >> load_scores() >> dbt_scoring >> publish(report, check)
 
 
 score_new_users()

@@ -7,8 +7,8 @@ analysts query (`reviews`, `users`, `items`), embed the review text, segment the
 publish the segment marts (`segments`, `user_segments`, ...), and write a run summary
 and a segment report.
 
-`ingest` → GX `raw_reviews` → dbt `clean` → GX `staged_reviews` → dbt `features`
-→ GX `user_features` → dbt `marts` → Spark NLP `embed_reviews` (spark-submit,
+`ingest` → GX `raw_reviews` → (load) dbt `clean` → GX `staged_reviews` → dbt `features`
+→ GX `user_features` → dbt `marts` (→ export) → Spark NLP `embed_reviews` (spark-submit,
 incremental) → GX `review_embeddings` → Spark MLlib `segment_users` (spark-submit)
 → GX `user_segments` → dbt `segments` → recommendations: Spark MLlib refit of the
 segmentation on each user's earlier reviews (`segment_evaluation_users`), per-segment
@@ -18,6 +18,10 @@ classifier: train and compare in MLflow, register the best as `challenger` → p
 gate (`champion` only if it beats the current one) → report → summary. A failed hard expectation fails its task
 and nothing downstream runs, so bad data is never published. The `score_new_users`
 DAG runs when this one publishes its segments.
+
+The load and export steps move tables between the lake and the warehouse when it is
+a PostgreSQL server (`USERSEGMENTS_PROFILE=production`); with the embedded DuckDB
+warehouse, dbt reads and writes the lake itself and they only log that.
 
 Params set at trigger time: which source files, strict expectations, the
 segmentation: algorithm, a forced number of segments (empty: chosen by silhouette),
@@ -71,9 +75,11 @@ def spark_job(job: str, args: list[str], task_id: str | None = None) -> SparkSub
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     # The embedded DuckDB warehouse takes one writing process at a time (and blocks
-    # readers in other processes while it writes): run one task at a time.
+    # readers in other processes while it writes): run one task at a time. A PostgreSQL
+    # warehouse takes concurrent writers, so there independent dbt nodes and tests run
+    # side by side (the stages themselves are a chain).
     max_active_runs=1,
-    max_active_tasks=1,
+    max_active_tasks=4 if SETTINGS.production else 1,
     doc_md=__doc__,
     tags=["user-segments"],
     params={
@@ -169,6 +175,20 @@ def user_segments_pipeline():
         return run_checkpoint(checkpoint, SETTINGS, run_id, strict=params["strict_expectations"])
 
     @task
+    def load_warehouse(source: str) -> dict:
+        """Production profile: the dbt source's lake tables into PostgreSQL (DuckDB reads them in place)."""
+        from usersegments.warehouse_load import load_source
+
+        return load_source(source, SETTINGS)
+
+    @task
+    def export_marts() -> dict:
+        """Production profile: the exported marts to lake/clean (DuckDB's dbt post-hook does it)."""
+        from usersegments.warehouse_load import export_marts
+
+        return export_marts(SETTINGS)
+
+    @task
     def validate_user_segments(params=None, run_id=None) -> dict:
         from usersegments.quality import run_checkpoint, segment_size_parameters
 
@@ -247,6 +267,7 @@ def user_segments_pipeline():
 
     ingest_report = ingest()
     raw_check = validate.override(task_id="validate_raw_reviews")("raw_reviews")
+    load_raw = load_warehouse.override(task_id="load_raw_reviews")("amazon")
     dbt_clean = DbtTaskGroup(group_id="dbt_clean", **task_group_args("tag:clean", SETTINGS))
     staged_check = validate.override(task_id="validate_staged_reviews")("staged_reviews")
     dbt_features = DbtTaskGroup(
@@ -254,13 +275,9 @@ def user_segments_pipeline():
     )
     features_check = validate.override(task_id="validate_user_features")("user_features")
     dbt_marts = DbtTaskGroup(group_id="dbt_marts", **task_group_args("tag:marts", SETTINGS))
-    embed_reviews = spark_job(
-        "embed_reviews",
-        ["--batch-id", "{{ run_id }}"],
-    )
-    embeddings_check = validate.override(task_id="validate_review_embeddings")(
-        "review_embeddings"
-    )
+    marts_export = export_marts()
+    embed_reviews = spark_job("embed_reviews", ["--batch-id", "{{ run_id }}"])
+    embeddings_check = validate.override(task_id="validate_review_embeddings")("review_embeddings")
     segment_users = spark_job(
         "segment_users",
         [
@@ -272,6 +289,7 @@ def user_segments_pipeline():
         ],
     )  # fmt: skip
     segments_check = validate_user_segments()
+    load_segmentation = load_warehouse.override(task_id="load_segmentation")("segmentation")
     dbt_segments = DbtTaskGroup(
         group_id="dbt_segments", **task_group_args("tag:segments", SETTINGS)
     )
@@ -283,6 +301,9 @@ def user_segments_pipeline():
     )
     recommendations = recommend_segments()
     recommendations_check = validate_recommendations()
+    load_recommendations = load_warehouse.override(task_id="load_recommendations")(
+        "recommendations"
+    )
     dbt_recommendations = DbtTaskGroup(
         group_id="dbt_recommendations", **task_group_args("tag:recommendations", SETTINGS)
     )
@@ -291,17 +312,31 @@ def user_segments_pipeline():
     report = segment_report()
     summary = summarise(
         ingest_report,
-        [raw_check, staged_check, features_check, embeddings_check, segments_check, recommendations_check],
+        [
+            raw_check,
+            staged_check,
+            features_check,
+            embeddings_check,
+            segments_check,
+            recommendations_check,
+        ],
         report,
         classifier,
         recommendations,
     )
 
-    ingest_report >> raw_check >> dbt_clean >> staged_check >> dbt_features
-    dbt_features >> features_check >> dbt_marts >> embed_reviews >> embeddings_check
-    embeddings_check >> segment_users >> segments_check >> dbt_segments
+    ingest_report >> raw_check >> load_raw >> dbt_clean >> staged_check >> dbt_features
+    (
+        dbt_features
+        >> features_check
+        >> dbt_marts
+        >> marts_export
+        >> embed_reviews
+        >> embeddings_check
+    )
+    (embeddings_check >> segment_users >> segments_check >> load_segmentation >> dbt_segments)
     dbt_segments >> segment_evaluation_users >> recommendations >> recommendations_check
-    recommendations_check >> dbt_recommendations >> training
+    recommendations_check >> load_recommendations >> dbt_recommendations >> training
     classifier >> report >> summary
 
 

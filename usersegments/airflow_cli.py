@@ -33,6 +33,10 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW_HOME": str(settings.data_dir / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_DIR / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # Airflow's own default, stated: tasks run as processes of the scheduler's host.
+        # A PostgreSQL metadata DB (production profile) comes from the operator's
+        # AIRFLOW__DATABASE__SQL_ALCHEMY_CONN; without it, SQLite in AIRFLOW_HOME.
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         # `airflow standalone` otherwise starts enough workers to use ~5.5 GB
         "AIRFLOW__CORE__PARALLELISM": "4",
@@ -40,6 +44,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         # generated password in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": "8080",
+        # where LocalExecutor's task processes reach the API server's execution API
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://127.0.0.1:8080/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__COSMOS__CACHE_DIR": str(settings.data_dir / "cosmos"),
         "GX_ANALYTICS_ENABLED": "false",

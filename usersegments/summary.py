@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from usersegments.config import Settings
-from usersegments.warehouse import table_counts
+from usersegments.warehouse import table_counts, warehouse_location
 
 PUBLISHED_TABLES = ["reviews", "users", "items"]
 
@@ -41,7 +41,7 @@ def build_summary(
             for c in checks
         ],
         "data_docs": str(settings.data_dir / "gx" / "data_docs" / "index.html"),
-        "warehouse": str(settings.warehouse_path),
+        "warehouse": warehouse_location(settings),
     }
     run_dir = settings.run_dir(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -64,21 +64,25 @@ def embedding_counts(settings: Settings, run_id: str) -> dict[str, Any]:
             "from read_parquet(?, hive_partitioning = true)",
             params=[safe_name(run_id), str(folder / "*" / "*.parquet")],
         ).fetchall()[0]
-    return {"model_version": version, "reviews_embedded_total": total, "embedded_this_run": this_run}
+    return {
+        "model_version": version,
+        "reviews_embedded_total": total,
+        "embedded_this_run": this_run,
+    }
 
 
 def segmentation_summary(settings: Settings) -> dict[str, Any]:
     """The published segmentation (the segment marts): k, silhouette, stability, segments."""
-    from usersegments.warehouse import connect
+    from usersegments.warehouse import query
 
-    with connect(settings) as con:
-        run = con.sql(
-            "select run_id, algorithm, k, k_selection, silhouette, ari_previous, shared_users "
-            "from segmentation_runs order by segmented_at desc limit 1"
-        ).df()
-        segments = con.sql(
-            "select segment_id, segment_name, user_count from segments order by segment_id"
-        ).df()
+    run = query(
+        settings,
+        "select run_id, algorithm, k, k_selection, silhouette, ari_previous, shared_users "
+        "from segmentation_runs order by segmented_at desc limit 1",
+    )
+    segments = query(
+        settings, "select segment_id, segment_name, user_count from segments order by segment_id"
+    )
     info = {k: (None if v != v else v) for k, v in run.iloc[0].to_dict().items()}  # NaN -> None
     return {**info, "segments": segments.to_dict("records")}
 
@@ -110,7 +114,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"silhouette {seg['silhouette']:.4f}{stability})"
     )
     for segment in seg["segments"]:
-        lines.append(f"    {segment['segment_id']:>3}  {segment['user_count']:>6,}  {segment['segment_name']}")
+        lines.append(
+            f"    {segment['segment_id']:>3}  {segment['user_count']:>6,}  {segment['segment_name']}"
+        )
     classifier = summary.get("classifier")
     if classifier and "skipped" in classifier:
         lines.append(f"  interest classifier not trained: {classifier['skipped']}")
@@ -134,7 +140,9 @@ def format_summary(summary: dict[str, Any]) -> str:
             f" offline, latest item held out for {recommendations['holdout_users']:,} users"
             f" (refit ARI {refit['ari_published']:.3f} vs the published segments)"
         )
-        lines.append(f"    {'recommender':<20} {'HitRate':>8} {'Recall':>8} {'NDCG':>8} {'coverage':>9}")
+        lines.append(
+            f"    {'recommender':<20} {'HitRate':>8} {'Recall':>8} {'NDCG':>8} {'coverage':>9}"
+        )
         for name, m in recommendations["overall"].items():
             lines.append(
                 f"    {name:<20} {m['hit_rate']:>8.4f} {m['recall']:>8.4f} {m['ndcg']:>8.4f} {m['catalogue_coverage']:>9.4f}"

@@ -19,9 +19,35 @@ def connect(settings: Settings):
     return duckdb.connect(str(settings.warehouse_path))
 
 
-def read_table(settings: Settings, table: str) -> pd.DataFrame:
+def warehouse_location(settings: Settings) -> str:
+    """Where the published tables are, for people (no password)."""
+    if settings.production:
+        from usersegments.warehouse_load import WAREHOUSE_SCHEMA
+
+        env = settings.env()
+        return (
+            f"postgresql://{env['USERSEGMENTS_PG_HOST']}:{env['USERSEGMENTS_PG_PORT']}/"
+            f"{env['USERSEGMENTS_PG_DATABASE']} (schema {WAREHOUSE_SCHEMA})"
+        )
+    return str(settings.warehouse_path)
+
+
+def query(settings: Settings, sql: str) -> pd.DataFrame:
+    """A query over the published warehouse, whichever it is (DuckDB file or, in the
+    production profile, the PostgreSQL server's dbt schema)."""
+    if settings.production:
+        from usersegments.warehouse_load import connect as connect_server
+
+        with connect_server(settings) as con, con.cursor() as cursor:
+            cursor.execute(sql)
+            columns = [column.name for column in cursor.description]
+            return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
     with connect(settings) as con:
-        return con.sql(f'select * from "{table}"').df()
+        return con.sql(sql).df()
+
+
+def read_table(settings: Settings, table: str) -> pd.DataFrame:
+    return query(settings, f'select * from "{table}"')
 
 
 def read_raw_reviews(settings: Settings) -> pd.DataFrame:
@@ -35,8 +61,9 @@ def read_raw_reviews(settings: Settings) -> pd.DataFrame:
 
 
 def table_counts(settings: Settings, tables: list[str]) -> dict[str, int]:
-    with connect(settings) as con:
-        return {t: con.sql(f'select count(*) from "{t}"').fetchall()[0][0] for t in tables}
+    return {
+        t: int(query(settings, f'select count(*) as n from "{t}"')["n"].iloc[0]) for t in tables
+    }
 
 
 def read_review_embeddings(settings: Settings) -> pd.DataFrame:
@@ -76,7 +103,9 @@ def read_review_embeddings(settings: Settings) -> pd.DataFrame:
         ).df()
 
 
-def read_segmentation(settings: Settings, table: str, run_id: str, root: str = "segments") -> pd.DataFrame:
+def read_segmentation(
+    settings: Settings, table: str, run_id: str, root: str = "segments"
+) -> pd.DataFrame:
     """One table of a segmentation run as the Spark job wrote it
     (lake/<root>/<table>/run_id=<run>; root segments_eval: the evaluation's refit)."""
     from usersegments.config import safe_name
@@ -96,6 +125,7 @@ def read_segment_assignments(settings: Settings, run_id: str) -> pd.DataFrame:
     without users shows as a row with a null user_key. Each row also carries its
     segment's actual user count, and the run's stability verdict.
     """
+
     def read(table: str) -> pd.DataFrame:
         return read_segmentation(settings, table, run_id)
 

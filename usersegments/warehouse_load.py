@@ -35,7 +35,10 @@ WAREHOUSE_SCHEMA = "analytics"
 # Columns of the raw lake that must not reach a warehouse server: ids are keyed-hashed,
 # the rest left out (dbt's staging does not read them).
 PSEUDONYMISED_COLUMNS = {("amazon", "reviews"): ["reviewer_id"]}
-EXCLUDED_COLUMNS = {("amazon", "reviews"): ["reviewer_name"], ("amazon", "quarantine"): ["raw_line"]}
+EXCLUDED_COLUMNS = {
+    ("amazon", "reviews"): ["reviewer_name"],
+    ("amazon", "quarantine"): ["raw_line"],
+}
 
 # DuckDB's type names (of a relation over the lake files) -> PostgreSQL column types
 POSTGRES_TYPES = {
@@ -76,14 +79,20 @@ def source_locations(source: str, settings: Settings) -> dict[str, str]:
                 location = entry["meta"]["external_location"].replace(
                     "{{ env_var('USERSEGMENTS_DATA_DIR') }}", str(settings.data_dir)
                 )
-                return {table["name"]: location.format(name=table["name"]) for table in entry["tables"]}
+                return {
+                    table["name"]: location.format(name=table["name"]) for table in entry["tables"]
+                }
     raise KeyError(f"no dbt source named {source!r} under {DBT_PROJECT_DIR / 'models'}")
 
 
 def load_source(source: str, settings: Settings) -> dict[str, int]:
     """Copy one dbt source's lake tables into the warehouse schema ``source``; rows per table."""
     if not settings.production:
-        log.info("profile %s: dbt-duckdb reads the %s lake files in place", settings.profile, source)
+        log.info(
+            "profile %s: dbt-duckdb reads the %s lake files in place",
+            settings.profile,
+            source,
+        )
         return {}
     import duckdb
 
@@ -91,16 +100,31 @@ def load_source(source: str, settings: Settings) -> dict[str, int]:
 
     key = load_pseudonym_key(settings)
     counts = {}
-    with duckdb.connect() as lake, connect(settings) as warehouse, tempfile.TemporaryDirectory() as tmp:
-        lake.create_function("pseudonymize", lambda value: pseudonymize(key, value), ["VARCHAR"], "VARCHAR")
+    with (
+        duckdb.connect() as lake,
+        connect(settings) as warehouse,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        lake.create_function(
+            "pseudonymize",
+            lambda value: pseudonymize(key, value),
+            ["VARCHAR"],
+            "VARCHAR",
+        )
         for table, location in source_locations(source, settings).items():
             relation = lake.sql(f"select * from {location}")
             excluded = EXCLUDED_COLUMNS.get((source, table), [])
             hashed = PSEUDONYMISED_COLUMNS.get((source, table), [])
-            columns = [(c, t) for c, t in zip(relation.columns, relation.types) if c not in excluded]
-            select = ", ".join(f'pseudonymize("{c}") as "{c}"' if c in hashed else f'"{c}"' for c, _ in columns)
+            columns = [
+                (c, t) for c, t in zip(relation.columns, relation.types) if c not in excluded
+            ]
+            select = ", ".join(
+                f'pseudonymize("{c}") as "{c}"' if c in hashed else f'"{c}"' for c, _ in columns
+            )
             csv_path = Path(tmp) / f"{table}.csv"
-            lake.sql(f"copy (select {select} from {location}) to '{csv_path}' (format csv, header false)")
+            lake.sql(
+                f"copy (select {select} from {location}) to '{csv_path}' (format csv, header false)"
+            )
             ddl = ", ".join(f'"{c}" {postgres_type(str(t), source, table, c)}' for c, t in columns)
             with warehouse.cursor() as cursor:
                 cursor.execute(f'create schema if not exists "{source}"')
@@ -121,11 +145,13 @@ def load_source(source: str, settings: Settings) -> dict[str, int]:
 
 def postgres_type(duckdb_type: str, source: str, table: str, column: str) -> str:
     if duckdb_type.startswith("DECIMAL"):
-        return "numeric" + duckdb_type[len("DECIMAL"):]
+        return "numeric" + duckdb_type[len("DECIMAL") :]
     try:
         return POSTGRES_TYPES[duckdb_type]
     except KeyError:
-        raise TypeError(f"{source}.{table}.{column}: no PostgreSQL type for lake type {duckdb_type}") from None
+        raise TypeError(
+            f"{source}.{table}.{column}: no PostgreSQL type for lake type {duckdb_type}"
+        ) from None
 
 
 def exported_models() -> list[str]:
@@ -142,7 +168,10 @@ def exported_models() -> list[str]:
 def export_marts(settings: Settings) -> dict[str, int]:
     """Write the exported models from the PostgreSQL warehouse to lake/clean/<model>.parquet."""
     if not settings.production:
-        log.info("profile %s: dbt-duckdb's export_to_lake post-hook wrote lake/clean", settings.profile)
+        log.info(
+            "profile %s: dbt-duckdb's export_to_lake post-hook wrote lake/clean",
+            settings.profile,
+        )
         return {}
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -157,12 +186,17 @@ def export_marts(settings: Settings) -> dict[str, int]:
                 "where table_schema = %s and table_name = %s order by ordinal_position",
                 (WAREHOUSE_SCHEMA, model),
             )
-            schema = pa.schema([(name, arrow_type(kind, model, name)) for name, kind in cursor.fetchall()])
+            schema = pa.schema(
+                [(name, arrow_type(kind, model, name)) for name, kind in cursor.fetchall()]
+            )
             ordering = ", ".join(str(i + 1) for i in range(len(schema)))
             cursor.execute(f'select * from "{model}" order by {ordering}')
             rows = cursor.fetchall()
             table = pa.table(
-                {field.name: pa.array([row[i] for row in rows], type=field.type) for i, field in enumerate(schema)},
+                {
+                    field.name: pa.array([row[i] for row in rows], type=field.type)
+                    for i, field in enumerate(schema)
+                },
                 schema=schema,
             )
             target = clean_dir / f"{model}.parquet"
@@ -193,4 +227,6 @@ def arrow_type(postgres_type: str, model: str, column: str):
     try:
         return types[postgres_type]
     except KeyError:
-        raise TypeError(f"{model}.{column}: no Parquet type for warehouse type {postgres_type}") from None
+        raise TypeError(
+            f"{model}.{column}: no Parquet type for warehouse type {postgres_type}"
+        ) from None
