@@ -25,7 +25,9 @@ def pytest_configure(config):
     import tempfile
 
     home = Path(tempfile.mkdtemp(prefix="usersegments-test-"))
-    os.environ.update(airflow_env(Settings(data_dir=home, source_dir=Settings.from_env().source_dir)))
+    os.environ.update(
+        airflow_env(Settings(data_dir=home, source_dir=Settings.from_env().source_dir))
+    )
 
 
 @pytest.fixture(scope="session")
@@ -102,6 +104,70 @@ def full_run(tmp_path_factory, real_source_dir) -> PipelineRun:
     run = run_pipeline(tmp_path_factory.mktemp("full_run"), real_source_dir)
     assert run.result.returncode == 0, run.log[-5000:]
     return run
+
+
+# Two small real files (two interests, so a classifier is trained and users are scored)
+# with k fixed, and four malformed lines inserted into one of them: the quarantine
+# tests' run and the reference the production profile's warehouse is compared with.
+TWO_FILES_CONF = {
+    "source_files": ["Appliances_5.json.gz", "Gift_Cards_5.json.gz"],
+    "segment_count": 3,
+}
+MALFORMED_LINES = {
+    b'{"overall": 5.0, "reviewerID": "AQ1", "asin": "B0': "invalid_json",
+    b'{"overall": "5 stars", "reviewerID": "AQ2", "asin": "B01", "unixReviewTime": 1}': "wrong_type:overall",
+    b'{"overall": 5.0, "asin": "B01", "unixReviewTime": 1400000000}': "missing_reviewer_id",
+    b"\xff\xfe not json": "invalid_utf8",
+}
+
+
+@dataclass
+class ReferenceRun:
+    run: PipelineRun
+    # the run's summary, and table -> (rows, columns) of the DuckDB warehouse after it
+    summary: dict
+    warehouse: dict[str, tuple[int, list[str]]]
+
+
+def duckdb_warehouse_shape(settings: Settings) -> dict[str, tuple[int, list[str]]]:
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        tables = [
+            t
+            for (t,) in con.sql(
+                "select table_name from information_schema.tables where table_schema = 'main'"
+            ).fetchall()
+        ]
+        return {
+            t: (
+                con.sql(f'select count(*) from "{t}"').fetchall()[0][0],
+                [c for (c,) in con.sql(
+                    "select column_name from information_schema.columns where table_name = ? order by ordinal_position",
+                    params=[t]).fetchall()],
+            )
+            for t in tables
+        }  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def two_file_run(tmp_path_factory, real_source_dir) -> ReferenceRun:
+    """The pipeline and the scoring DAG (local profile) on two small real files, one
+    with MALFORMED_LINES inserted after its 500th line. Tests must not add runs to its
+    data folder (copy it)."""
+    root = tmp_path_factory.mktemp("two_file_run")
+    appliances, gift_cards = TWO_FILES_CONF["source_files"]
+    real = read_lines(real_source_dir / appliances)
+    write_gz(root / "src" / appliances, [*real[:500], *MALFORMED_LINES, *real[500:]])
+    (root / "src" / gift_cards).symlink_to(real_source_dir / gift_cards)
+    run = run_pipeline(root / "data", root / "src", conf=TWO_FILES_CONF)
+    assert run.result.returncode == 0, run.log[-5000:]
+    scoring = run.airflow("dags", "test", "score_new_users")
+    assert scoring.returncode == 0, (scoring.stdout + scoring.stderr)[-5000:]
+    (summary_path,) = run.settings.runs_dir.glob("*/summary.json")
+    return ReferenceRun(
+        run, json.loads(summary_path.read_text()), duckdb_warehouse_shape(run.settings)
+    )
 
 
 def task_states(run: PipelineRun) -> dict[str, str]:

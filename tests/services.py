@@ -44,7 +44,9 @@ def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"{url}: server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            raise AssertionError(
+                f"{url}: server exited with {process.returncode}:\n{log.read_text()[-3000:]}"
+            )
         with contextlib.suppress(OSError):
             with urllib.request.urlopen(url, timeout=5) as response:
                 if response.status == 200:
@@ -80,7 +82,18 @@ class Postgres:
         )  # fmt: skip
 
     def create_database(self, name: str) -> None:
-        _as_postgres(["createdb", "-h", str(self.data_dir), "-p", str(self.port), "-O", self.user, name])
+        _as_postgres(
+            [
+                "createdb",
+                "-h",
+                str(self.data_dir),
+                "-p",
+                str(self.port),
+                "-O",
+                self.user,
+                name,
+            ]
+        )
 
 
 def _as_postgres(command: list[str]) -> str:
@@ -121,7 +134,17 @@ def postgres_server(root: Path, user: str = "usersegments"):
         server.psql(f"create role {user} login password '{password}'")
         yield server
     finally:
-        _as_postgres([str(POSTGRES_BIN / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"])
+        _as_postgres(
+            [
+                str(POSTGRES_BIN / "pg_ctl"),
+                "-D",
+                str(data_dir),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ]
+        )
 
 
 @contextlib.contextmanager
@@ -130,7 +153,12 @@ def spark_standalone_cluster(root: Path, cores: int = 2, memory: str = "4g"):
     package ships no sbin start scripts); yields the master URL."""
     spark_class = str(Path(sys.executable).with_name("spark-class"))
     root.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **spark_env(), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_WORKER_DIR": str(root / "work")}
+    env = {
+        **os.environ,
+        **spark_env(),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_WORKER_DIR": str(root / "work"),
+    }
     port = free_port()
     master_url = f"spark://127.0.0.1:{port}"
     logs = {name: root / f"spark-{name}.log" for name in ("master", "worker")}

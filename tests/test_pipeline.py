@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 
 import duckdb
 import pytest
 
-from conftest import read_lines, run_pipeline, task_states, write_gz
+from conftest import (
+    MALFORMED_LINES,
+    TWO_FILES_CONF,
+    read_lines,
+    run_pipeline,
+    task_states,
+    write_gz,
+)
 from usersegments.warehouse import connect
 
 pytestmark = pytest.mark.slow
@@ -56,7 +64,7 @@ def test_full_run_publishes_the_cleaned_data(full_run):
         assert con.sql("select max(helpful_votes) from reviews").fetchall()[0][0] > 999
         assert con.sql(
             "select count(*) from reviews where review_text like '%&#34;%'"
-        ).fetchall()[0][0] == 0
+        ).fetchall()[0][0] == 0  # fmt: skip
         assert con.sql("select sum(duplicate_count) from reviews").fetchall()[0][0] == LINES
     # the Spark stages read the cleaned tables from the lake
     for table, count in published_counts(full_run.settings).items():
@@ -162,53 +170,40 @@ def test_rerun_is_idempotent(full_run):
     assert second["reviews_embedded_total"] == REVIEWS_WITH_TEXT
 
 
-def test_a_new_source_file_embeds_only_its_reviews(tmp_path, real_source_dir):
-    first = run_pipeline(tmp_path, real_source_dir, conf={"source_files": ["Appliances_5.json.gz"]})
-    assert first.result.returncode == 0, first.log[-5000:]
+def test_a_new_source_file_embeds_only_its_reviews(two_file_run, tmp_path, real_source_dir):
+    first = two_file_run.run
+    data_dir = tmp_path / "data"
+    shutil.copytree(first.settings.data_dir, data_dir, symlinks=True)
     second = run_pipeline(
-        tmp_path, real_source_dir, conf={"source_files": ["AMAZON_FASHION_5.json.gz"]}
+        data_dir, real_source_dir, conf={"source_files": ["AMAZON_FASHION_5.json.gz"]}
     )
     assert second.result.returncode == 0, second.log[-5000:]
 
-    summaries = sorted(tmp_path.glob("runs/*/summary.json"), key=lambda p: p.stat().st_mtime)
+    summaries = sorted(
+        second.settings.runs_dir.glob("*/summary.json"), key=lambda p: p.stat().st_mtime
+    )
     before, after = (json.loads(p.read_text())["embeddings"] for p in summaries)
-    # SOURCES.md: Appliances has 161 distinct reviews, Fashion 448
-    assert before["embedded_this_run"] == 161
+    # SOURCES.md: Appliances has 161 distinct reviews, Gift Cards 2,214, Fashion 448
+    assert before["embedded_this_run"] == 161 + 2214
     assert after["embedded_this_run"] == 448
-    assert after["reviews_embedded_total"] == 161 + 448
+    assert after["reviews_embedded_total"] == 161 + 2214 + 448
 
 
-def test_corrupted_input_is_quarantined_through_the_dag(tmp_path, real_source_dir):
-    name = "Appliances_5.json.gz"
-    real = read_lines(real_source_dir / name)
-    bad = [
-        b'{"overall": 5.0, "reviewerID": "AQ1", "asin": "B0',
-        b'{"overall": "5 stars", "reviewerID": "AQ2", "asin": "B01", "unixReviewTime": 1}',
-        b'{"overall": 5.0, "asin": "B01", "unixReviewTime": 1400000000}',
-        b"\xff\xfe not json",
-    ]
-    write_gz(tmp_path / "src" / name, [*real[:500], *bad, *real[500:]])
-
-    run = run_pipeline(tmp_path / "data", tmp_path / "src", conf={"source_files": [name]})
-    assert run.result.returncode == 0, run.log[-5000:]
-
-    summary = json.loads(next(run.settings.runs_dir.glob("*/summary.json")).read_text())
-    assert summary["lines_read"] == len(real) + len(bad)
-    assert summary["rows_quarantined"] == len(bad)
-    assert summary["rows_loaded"] == len(real)
-    assert summary["quarantine_reasons"] == {
-        "invalid_json": 1,
-        "wrong_type:overall": 1,
-        "missing_reviewer_id": 1,
-        "invalid_utf8": 1,
-    }
-    with connect(run.settings) as con:
+def test_corrupted_input_is_quarantined_through_the_dag(two_file_run, real_source_dir):
+    lines = sum(len(read_lines(real_source_dir / name)) for name in TWO_FILES_CONF["source_files"])
+    summary = two_file_run.summary
+    assert summary["lines_read"] == lines + len(MALFORMED_LINES)
+    assert summary["rows_quarantined"] == len(MALFORMED_LINES)
+    assert summary["rows_loaded"] == lines
+    expected_reasons = {reason: 1 for reason in MALFORMED_LINES.values()}
+    assert summary["quarantine_reasons"] == expected_reasons
+    with connect(two_file_run.run.settings) as con:
         staged = con.sql("select count(*) from stg_amazon__reviews").fetchall()[0][0]
         quarantined = con.sql(
             "select reason_code, count(*) from stg_amazon__quarantined_lines group by 1"
         ).fetchall()
-    assert staged == len(real)
-    assert dict(quarantined) == summary["quarantine_reasons"]
+    assert staged == lines
+    assert dict(quarantined) == expected_reasons
 
 
 def test_failed_hard_expectation_stops_everything_downstream(tmp_path, real_source_dir):
@@ -232,5 +227,7 @@ def test_failed_hard_expectation_stops_everything_downstream(tmp_path, real_sour
 
     # nothing was published: no dbt model ran
     with connect(run.settings) as con:
-        tables = {t for (t,) in con.sql("select table_name from information_schema.tables").fetchall()}
+        tables = {
+            t for (t,) in con.sql("select table_name from information_schema.tables").fetchall()
+        }
     assert tables.isdisjoint({"reviews", "users", "items", "stg_amazon__reviews"})

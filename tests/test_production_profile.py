@@ -1,0 +1,268 @@
+"""The production profile end to end, on real servers started on loopback: PostgreSQL
+(Airflow's metadata, the warehouse, MLflow's backend store), a Spark standalone master
+and worker, an MLflow tracking server, and Airflow's scheduler (LocalExecutor), DAG
+processor and API server. The pipeline is triggered as an engineer would, through the
+REST API; the asset it publishes triggers the scoring DAG. The warehouse it builds in
+PostgreSQL must have the DuckDB run's tables, columns and row counts on the same data."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import psycopg2
+import pytest
+from mlflow import MlflowClient
+
+from services import (
+    WAREHOUSE_FUNCTIONS_SQL,
+    free_port,
+    mlflow_tracking_server,
+    postgres_server,
+    spark_standalone_cluster,
+    stop,
+    wait_for_http,
+)
+from conftest import DAG_ID, TWO_FILES_CONF, pipeline_env, run_airflow
+from usersegments.airflow_cli import SPARK_CONN_ID, spark_connection
+from usersegments.config import (
+    AIRFLOW_PRODUCTION_SETTINGS,
+    PRODUCTION_SETTINGS,
+    PROJECT_DIR,
+)
+
+pytestmark = pytest.mark.slow
+
+# the data and settings of the reference run (local profile, DuckDB): two small real
+# files, k fixed so both runs publish the same number of segments
+CONF = TWO_FILES_CONF
+SCORING_DAG_ID = "score_new_users"
+
+
+def production_env(
+    base: dict[str, str], pg, spark_master: str, mlflow_url: str, api_port: int
+) -> dict[str, str]:
+    return {
+        **base,
+        "USERSEGMENTS_PROFILE": "production",
+        "USERSEGMENTS_DBT_TARGET": "postgres",
+        "USERSEGMENTS_PG_HOST": "127.0.0.1",
+        "USERSEGMENTS_PG_PORT": str(pg.port),
+        "USERSEGMENTS_PG_USER": pg.user,
+        "USERSEGMENTS_PG_PASSWORD": pg.password,
+        "USERSEGMENTS_PG_DATABASE": "warehouse",
+        "USERSEGMENTS_SPARK_MASTER": spark_master,
+        f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}": spark_connection(spark_master),
+        "USERSEGMENTS_MLFLOW_TRACKING_URI": mlflow_url,
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.url("airflow"),
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "true",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
+    }
+
+
+def api_token(api: str, env: dict[str, str]) -> str:
+    passwords = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+    request = urllib.request.Request(
+        f"{api}/auth/token",
+        data=json.dumps(
+            {
+                "username": "admin",
+                "password": json.loads(passwords.read_text())["admin"],
+            }
+        ).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)["access_token"]
+
+
+def call(api: str, token: str, method: str, path: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        f"{api}/api/v2{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+        },
+        method=method,
+    )
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)
+
+
+def wait_for_dag_run(api: str, token: str, dag_id: str, timeout: float, log: Path) -> dict:
+    """The newest run of dag_id once it has finished (success or failed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = call(api, token, "GET", f"/dags/{dag_id}/dagRuns?order_by=-run_after&limit=1")[
+            "dag_runs"
+        ]
+        if runs and runs[0]["state"] in ("success", "failed"):
+            return runs[0]
+        time.sleep(10)
+    raise AssertionError(f"{dag_id} not finished after {timeout}s:\n{log.read_text()[-5000:]}")
+
+
+def task_states(api: str, token: str, dag_id: str, run_id: str) -> dict[str, str]:
+    instances = call(api, token, "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=500")
+    return {ti["task_id"]: ti["state"] for ti in instances["task_instances"]}
+
+
+def postgres_counts(pg) -> dict[str, tuple[int, list[str]]]:
+    with (
+        psycopg2.connect(pg.url("warehouse").replace("postgresql+psycopg2", "postgresql")) as con,
+        con.cursor() as cur,
+    ):
+        cur.execute(
+            "select table_name from information_schema.tables where table_schema = 'analytics'"
+        )
+        counts = {}
+        for (table,) in cur.fetchall():
+            cur.execute(f'select count(*) from analytics."{table}"')
+            (rows,) = cur.fetchone()
+            cur.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'analytics' and table_name = %s order by ordinal_position",
+                (table,),
+            )
+            counts[table] = (rows, [c for (c,) in cur.fetchall()])
+        return counts
+
+
+def test_production_profile_runs_the_pipeline_on_servers(tmp_path, two_file_run):
+    data_dir = tmp_path / "shared"  # the lake: one path the Spark worker sees too
+    with (
+        postgres_server(tmp_path / "postgres") as pg,
+        spark_standalone_cluster(tmp_path / "spark") as (spark_master, spark_logs),
+    ):
+        for database in ("airflow", "mlflow", "warehouse"):
+            pg.create_database(database)
+        pg.psql(WAREHOUSE_FUNCTIONS_SQL.read_text(), database="warehouse")
+        with mlflow_tracking_server(
+            pg.url("mlflow"), tmp_path / "mlartifacts", tmp_path / "mlflow.log"
+        ) as mlflow_url:
+            api_port = free_port()
+            env = production_env(
+                pipeline_env(data_dir, two_file_run.run.settings.source_dir),
+                pg,
+                spark_master,
+                mlflow_url,
+                api_port,
+            )
+            assert {**PRODUCTION_SETTINGS, **AIRFLOW_PRODUCTION_SETTINGS}.keys() <= set(env)
+            migrated = run_airflow(env, "db", "migrate")
+            assert migrated.returncode == 0, migrated.stderr[-3000:]
+
+            log = tmp_path / "airflow.log"
+            airflow = subprocess.Popen(
+                [sys.executable, "-m", "usersegments.airflow_cli", "standalone"],
+                env=env, cwd=PROJECT_DIR, stdout=log.open("w"), stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            api = f"http://127.0.0.1:{api_port}"
+            try:
+                wait_for_http(f"{api}/api/v2/monitor/health", airflow, log, timeout=180)
+                token = api_token(api, env)
+                deadline = time.monotonic() + 180  # the DAG processor parses the DAGs
+                while True:
+                    dags = call(api, token, "GET", "/dags?limit=100")["dags"]
+                    if {DAG_ID, SCORING_DAG_ID} <= {d["dag_id"] for d in dags}:
+                        break
+                    assert time.monotonic() < deadline, log.read_text()[-5000:]
+                    time.sleep(5)
+                call(api, token, "PATCH", f"/dags/{DAG_ID}", {"is_paused": False})
+                call(api, token, "PATCH", f"/dags/{SCORING_DAG_ID}", {"is_paused": False})
+                triggered = call(
+                    api, token, "POST", f"/dags/{DAG_ID}/dagRuns",
+                    {"dag_run_id": "production_1", "logical_date": None, "conf": CONF},
+                )  # fmt: skip
+                run = wait_for_dag_run(api, token, DAG_ID, timeout=1800, log=log)
+                assert run["dag_run_id"] == triggered["dag_run_id"]
+                states = task_states(api, token, DAG_ID, run["dag_run_id"])
+                assert run["state"] == "success", states
+                # the published segments asset triggered the scoring DAG (data-aware scheduling)
+                scoring = wait_for_dag_run(api, token, SCORING_DAG_ID, timeout=900, log=log)
+                assert scoring["state"] == "success", task_states(
+                    api, token, SCORING_DAG_ID, scoring["dag_run_id"]
+                )
+            finally:
+                stop(airflow)
+
+            # tracked on the server: the runs, and the model promoted through the registry
+            client = MlflowClient(tracking_uri=mlflow_url, registry_uri=mlflow_url)
+            experiments = {e.name for e in client.search_experiments()}
+            assert {"interest_classifier", "segment_recommendations"} <= experiments, experiments
+            champion = client.get_model_version_by_alias("interest_classifier", "champion")
+            assert champion.version == "1"
+
+        # Spark ran the jobs on the cluster, not in local mode: at least the three
+        # spark-submit tasks (embed_reviews, segment_users, segment_evaluation_users)
+        launched = set(
+            re.findall(
+                r"Asked to launch executor (app-[0-9-]+)",
+                spark_logs["worker"].read_text(),
+            )
+        )
+        assert len(launched) >= 3, launched
+
+        # Airflow's metadata is in PostgreSQL: the run and its tasks
+        with (
+            psycopg2.connect(pg.url("airflow").replace("postgresql+psycopg2", "postgresql")) as con,
+            con.cursor() as cur,
+        ):
+            cur.execute(
+                "select state from dag_run where dag_id = %s and run_id = 'production_1'",
+                (DAG_ID,),
+            )
+            assert cur.fetchall() == [("success",)]
+            cur.execute(
+                "select count(*) from task_instance where dag_id = %s and run_id = 'production_1'",
+                (DAG_ID,),
+            )
+            assert cur.fetchone()[0] == len(states)
+
+        published = postgres_counts(pg)
+        with (
+            psycopg2.connect(
+                pg.url("warehouse").replace("postgresql+psycopg2", "postgresql")
+            ) as con,
+            con.cursor() as cur,
+        ):
+            cur.execute("select user_key from analytics.users")
+            server_users = {user for (user,) in cur.fetchall()}
+            # what the loader put on the server: keyed hashes, no names, no raw lines
+            cur.execute("select count(*) from amazon.reviews where reviewer_id !~ '^[0-9a-f]{64}$'")
+            assert cur.fetchone() == (0,)
+            cur.execute(
+                "select column_name from information_schema.columns where table_schema = 'amazon'"
+            )
+            assert {"reviewer_name", "raw_line"}.isdisjoint(c for (c,) in cur.fetchall())
+
+    reference = two_file_run.warehouse
+    # the same pseudonyms: the loader's keyed hash is the dbt-duckdb plugin's
+    with duckdb.connect(str(two_file_run.run.settings.warehouse_path), read_only=True) as con:
+        assert server_users == {
+            user for (user,) in con.sql("select user_key from users").fetchall()
+        }
+    assert set(published) == set(reference)
+    mismatched = {
+        t: (reference[t], published[t]) for t in reference if published[t] != reference[t]
+    }
+    assert not mismatched, mismatched
+    for table in (
+        "reviews",
+        "users",
+        "user_segments",
+        "segments",
+        "user_recommendations",
+        "user_interest_scores",
+    ):
+        assert reference[table][0] > 0, table
