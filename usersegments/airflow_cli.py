@@ -48,6 +48,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://127.0.0.1:8080/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__COSMOS__CACHE_DIR": str(settings.data_dir / "cosmos"),
+        # no usage metrics sent from task processes (and no wait on an unreachable host)
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "GX_ANALYTICS_ENABLED": "false",
         f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}": spark_connection(spark_master()),
         **spark_env(),
