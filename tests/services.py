@@ -106,9 +106,12 @@ def _as_postgres(command: list[str]) -> str:
 
 
 @contextlib.contextmanager
-def postgres_server(root: Path, user: str = "usersegments"):
+def postgres_server(root: Path, user: str = "usersegments", tls_only: bool = False):
     """A private PostgreSQL cluster (initdb) on a free loopback port; the socket lives in
-    its data folder. C collation: text sorts by code point, as in DuckDB."""
+    its data folder. C collation: text sorts by code point, as in DuckDB.
+
+    ``tls_only``: TCP clients must use TLS (a throw-away self-signed certificate; pg_hba
+    rejects unencrypted TCP), as a managed server over a network would demand."""
     if not (POSTGRES_BIN / "initdb").exists():
         raise AssertionError(f"PostgreSQL not installed ({POSTGRES_BIN}): run `make setup`")
     data_dir = root / "pgdata"
@@ -123,11 +126,14 @@ def postgres_server(root: Path, user: str = "usersegments"):
     data_dir.chmod(0o700)
     _as_postgres([str(POSTGRES_BIN / "initdb"), "-D", str(data_dir), "-E", "UTF8", "--locale=C",
                   "--auth-local=peer", "--auth-host=scram-sha-256"])  # fmt: skip
+    options = f"-p {{port}} -k {data_dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    if tls_only:
+        _require_tls(data_dir)
+        options += " -c ssl=on"
     port = free_port()
     log = data_dir / "server.log"
     _as_postgres([str(POSTGRES_BIN / "pg_ctl"), "-D", str(data_dir), "-l", str(log), "-w", "-t", "60",
-                  "-o", f"-p {port} -k {data_dir} -c listen_addresses=127.0.0.1 -c max_connections=200",
-                  "start"])  # fmt: skip
+                  "-o", options.format(port=port), "start"])  # fmt: skip
     password = secrets.token_hex(16)
     server = Postgres(port=port, user=user, password=password, data_dir=data_dir)
     try:
@@ -145,6 +151,20 @@ def postgres_server(root: Path, user: str = "usersegments"):
                 "stop",
             ]
         )
+
+
+def _require_tls(data_dir: Path) -> None:
+    """server.crt/server.key (PostgreSQL's default names) and TCP lines that are TLS only."""
+    _as_postgres(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                  "-subj", "/CN=127.0.0.1", "-keyout", str(data_dir / "server.key"),
+                  "-out", str(data_dir / "server.crt")])  # fmt: skip
+    (data_dir / "server.key").chmod(0o600)
+    hba = data_dir / "pg_hba.conf"
+    lines = [
+        "hostssl" + line[len("host") :] if line.startswith("host ") else line
+        for line in hba.read_text().splitlines()
+    ]
+    hba.write_text("\n".join([*lines, "hostnossl all all all reject", ""]))
 
 
 @contextlib.contextmanager

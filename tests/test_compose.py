@@ -102,6 +102,8 @@ def test_the_pipeline_environment_matches_the_integration_tests_profile(compose)
     assert environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
     assert "@postgres:5432/" in environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     assert environment["USERSEGMENTS_PG_HOST"] == "postgres"
+    # every client of PostgreSQL follows the same TLS setting, the MLflow server too
+    assert compose["services"]["mlflow"]["environment"]["PGSSLMODE"] == environment["PGSSLMODE"]
 
     services = compose["services"]
     # Spark: the master the jobs are submitted to is the master service, whose worker joins it

@@ -3,11 +3,13 @@
 and worker, an MLflow tracking server, and Airflow's scheduler (LocalExecutor), DAG
 processor and API server. The pipeline is triggered as an engineer would, through the
 REST API; the asset it publishes triggers the scoring DAG. The warehouse it builds in
-PostgreSQL must have the DuckDB run's tables, columns and row counts on the same data."""
+PostgreSQL must have the DuckDB run's tables, columns and row counts on the same data.
+The server accepts TCP clients over TLS only, as a networked one would."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -35,7 +37,10 @@ from usersegments.config import (
     AIRFLOW_PRODUCTION_SETTINGS,
     PRODUCTION_SETTINGS,
     PROJECT_DIR,
+    Settings,
 )
+from usersegments.dbt_tasks import DBT_PROJECT_DIR
+from usersegments.warehouse import query
 
 pytestmark = pytest.mark.slow
 
@@ -57,6 +62,9 @@ def production_env(
         "USERSEGMENTS_PG_USER": pg.user,
         "USERSEGMENTS_PG_PASSWORD": pg.password,
         "USERSEGMENTS_PG_DATABASE": "warehouse",
+        # libpq's own setting, read by every client of the server (dbt, the loaders,
+        # Airflow's psycopg2 and asyncpg engines, MLflow): the server here is TLS-only
+        "PGSSLMODE": "require",
         "USERSEGMENTS_SPARK_MASTER": spark_master,
         f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}": spark_connection(spark_master),
         "USERSEGMENTS_MLFLOW_TRACKING_URI": mlflow_url,
@@ -141,7 +149,7 @@ def postgres_counts(pg) -> dict[str, tuple[int, list[str]]]:
 def test_production_profile_runs_the_pipeline_on_servers(tmp_path, two_file_run):
     data_dir = tmp_path / "shared"  # the lake: one path the Spark worker sees too
     with (
-        postgres_server(tmp_path / "postgres") as pg,
+        postgres_server(tmp_path / "postgres", tls_only=True) as pg,
         spark_standalone_cluster(tmp_path / "spark") as (spark_master, spark_logs),
     ):
         for database in ("airflow", "mlflow", "warehouse"):
@@ -266,3 +274,39 @@ def test_production_profile_runs_the_pipeline_on_servers(tmp_path, two_file_run)
         "user_interest_scores",
     ):
         assert reference[table][0] > 0, table
+
+
+def test_warehouse_clients_use_tls_as_libpq_settings_say(tmp_path, monkeypatch):
+    """PGSSLMODE reaches the loaders' connections and dbt-postgres: against a TLS-only
+    server, `require` connects encrypted and `disable` is refused, naming the reason."""
+
+    def dbt_connects() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "dbt"), "debug", "--connection",
+             "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+             "--log-path", str(tmp_path / "dbt-logs")],
+            env=dict(os.environ), capture_output=True, text=True,
+        )  # fmt: skip
+
+    with postgres_server(tmp_path / "postgres", tls_only=True) as pg:
+        pg.create_database("warehouse")
+        env = production_env(
+            pipeline_env(tmp_path / "data", tmp_path / "source"),
+            pg,
+            "spark://127.0.0.1:7077",
+            "http://127.0.0.1:5000",
+            free_port(),
+        )
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        settings = Settings.from_env()
+        encrypted = query(settings, "select ssl from pg_stat_ssl where pid = pg_backend_pid()")
+        assert encrypted["ssl"].tolist() == [True]
+        connected = dbt_connects()
+        assert connected.returncode == 0, connected.stdout[-3000:]
+
+        monkeypatch.setenv("PGSSLMODE", "disable")
+        with pytest.raises(psycopg2.OperationalError, match="no encryption"):
+            query(settings, "select 1")
+        refused = dbt_connects()
+        assert refused.returncode != 0 and "no encryption" in refused.stdout, refused.stdout[-3000:]
