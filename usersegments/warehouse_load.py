@@ -111,6 +111,12 @@ def load_source(source: str, settings: Settings) -> dict[str, int]:
             ["VARCHAR"],
             "VARCHAR",
         )
+        with warehouse.cursor() as cursor:
+            # dbt's schema too, before dbt's tasks run in parallel: two sessions'
+            # concurrent `create schema if not exists` race in PostgreSQL's catalog
+            # (one fails on pg_namespace's unique index), as a first run showed
+            cursor.execute(f'create schema if not exists "{WAREHOUSE_SCHEMA}"')
+            cursor.execute(f'create schema if not exists "{source}"')
         for table, location in source_locations(source, settings).items():
             relation = lake.sql(f"select * from {location}")
             excluded = EXCLUDED_COLUMNS.get((source, table), [])
@@ -127,11 +133,6 @@ def load_source(source: str, settings: Settings) -> dict[str, int]:
             )
             ddl = ", ".join(f'"{c}" {postgres_type(str(t), source, table, c)}' for c, t in columns)
             with warehouse.cursor() as cursor:
-                # dbt's schema too, before dbt's tasks run in parallel: two sessions'
-                # concurrent `create schema if not exists` race in PostgreSQL's catalog
-                # (one fails on pg_namespace's unique index), as a first run showed
-                cursor.execute(f'create schema if not exists "{WAREHOUSE_SCHEMA}"')
-                cursor.execute(f'create schema if not exists "{source}"')
                 cursor.execute(f'drop table if exists "{source}"."{table}"')
                 cursor.execute(f'create table "{source}"."{table}" ({ddl})')
                 with csv_path.open() as handle:
