@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from usersegments.config import Settings, safe_name
+from usersegments.config import Settings
+from usersegments.lake import partition_name
 from usersegments.warehouse import latest_segmentation_run, read_segmentation
 
 LABEL = "interest_category"
@@ -45,16 +46,19 @@ class Split:
 
 def feature_columns(features: pd.DataFrame) -> list[str]:
     return [
-        c for c in features.columns
+        c
+        for c in features.columns
         if c not in ("user_key", LABEL) and not c.startswith(LABEL_DEFINING_PREFIX)
-    ]  # fmt: skip
+    ]
 
 
 def labelled_users(settings: Settings, segmentation_run_id: str) -> pd.DataFrame:
     """One row per user of the run: user_key, the fused features, the label."""
-    features = read_segmentation(settings, "features", segmentation_run_id).drop(columns="run_id", errors="ignore")
+    features = read_segmentation(settings, "features", segmentation_run_id).drop(
+        columns="run_id", errors="ignore"
+    )
     labels = pd.read_parquet(
-        settings.lake_dir / "clean" / "users.parquet", columns=["user_key", "primary_category"]
+        settings.lake.clean("users"), columns=["user_key", "primary_category"]
     ).rename(columns={"primary_category": LABEL})
     frame = features.merge(labels, on="user_key", how="inner", validate="one_to_one")
     if len(frame) != len(features):
@@ -65,19 +69,27 @@ def labelled_users(settings: Settings, segmentation_run_id: str) -> pd.DataFrame
     return frame.sort_values("user_key", ignore_index=True)
 
 
-def split_users(frame: pd.DataFrame, test_share: float = TEST_SHARE, seed: int = SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_users(
+    frame: pd.DataFrame, test_share: float = TEST_SHARE, seed: int = SEED
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hold out users, stratified by label, with a fixed seed (rows sorted by user key
     first, so the same users give the same split). A user is in exactly one part."""
     from sklearn.model_selection import train_test_split
 
     frame = frame.sort_values("user_key", ignore_index=True)
-    train, test = train_test_split(frame, test_size=test_share, stratify=frame[LABEL], random_state=seed)
+    train, test = train_test_split(
+        frame, test_size=test_share, stratify=frame[LABEL], random_state=seed
+    )
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
 def load_split(settings: Settings, segmentation_run_id: str | None = None) -> Split:
     # the lake's form of the id (Airflow's run ids contain ':' and '+')
-    run_id = safe_name(segmentation_run_id) if segmentation_run_id else latest_segmentation_run(settings)
+    run_id = (
+        partition_name(segmentation_run_id)
+        if segmentation_run_id
+        else latest_segmentation_run(settings)
+    )
     frame = labelled_users(settings, run_id)
     sizes = frame[LABEL].value_counts()
     excluded = {str(k): int(v) for k, v in sizes[sizes < MIN_CLASS_USERS].sort_index().items()}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 
-def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]) -> dict[str, float]:
+def classification_metrics(
+    y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]
+) -> dict[str, float]:
     """Accuracy, macro and weighted precision/recall/F1, and per-class precision,
     recall and F1 (``f1_<class>``); a class never predicted scores 0, not NaN."""
     from sklearn.metrics import accuracy_score, precision_recall_fscore_support
@@ -17,7 +19,13 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], classes
         p, r, f, _ = precision_recall_fscore_support(
             y_true, y_pred, labels=list(classes), average=average, zero_division=0
         )
-        scores.update({f"{average}_precision": float(p), f"{average}_recall": float(r), f"{average}_f1": float(f)})
+        scores.update(
+            {
+                f"{average}_precision": float(p),
+                f"{average}_recall": float(r),
+                f"{average}_f1": float(f),
+            }
+        )
     p, r, f, support = precision_recall_fscore_support(
         y_true, y_pred, labels=list(classes), average=None, zero_division=0
     )
@@ -37,7 +45,9 @@ def per_class_f1(scores: dict[str, float], classes: Sequence[str]) -> dict[str, 
     return {label: scores[f"f1_{label}"] for label in classes}
 
 
-def confusion_figure(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str], title: str):
+def confusion_figure(
+    y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str], title: str
+):
     """The confusion matrix (rows: true label) as a matplotlib figure, counts annotated."""
     import matplotlib
 
@@ -55,6 +65,13 @@ def confusion_figure(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequ
     axes.set_title(title)
     threshold = matrix.max() / 2 if matrix.size else 0
     for (i, j), count in np.ndenumerate(matrix):
-        axes.text(j, i, str(count), ha="center", va="center", color="white" if count > threshold else "black")
+        axes.text(
+            j,
+            i,
+            str(count),
+            ha="center",
+            va="center",
+            color="white" if count > threshold else "black",
+        )
     figure.tight_layout()
     return figure

@@ -19,27 +19,27 @@ random (seeded), both also excluding seen items. Results: an MLflow run (experim
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from ml.config import RecommenderConfig
 
 ALL_USERS = -1  # the single "segment" of the global-popularity baseline
 EXPERIMENT = "segment_recommendations"
 # The evaluation table's columns and types (typed even when empty, so every run's
 # partition has the same Parquet schema).
 EVALUATION_COLUMNS = {
-    "recommender": "object", "scope": "object", "segment_id": "Int64", "users": "int64",
-    "hit_rate": "float64", "recall": "float64", "ndcg": "float64", "catalogue_coverage": "float64",
+    "recommender": "object",
+    "scope": "object",
+    "segment_id": "Int64",
+    "users": "int64",
+    "hit_rate": "float64",
+    "recall": "float64",
+    "ndcg": "float64",
+    "catalogue_coverage": "float64",
     "k": "int64",
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class RecommenderConfig:
-    top_n: int = 10  # list length, and the k of the @k metrics
-    half_life_days: float = 365.0
-    seed: int = 42  # the random baseline's
+}
 
 
 def item_scores(train: pd.DataFrame, groups: pd.Series, half_life_days: float) -> pd.DataFrame:
@@ -66,12 +66,18 @@ def top_n(scores: pd.DataFrame, groups: pd.Series, seen: pd.DataFrame, n: int) -
     candidates = users.merge(shortlist, on="group")
     candidates = candidates.merge(seen.assign(_seen=True), on=["user_key", "item_id"], how="left")
     candidates = candidates[candidates["_seen"].isna()].drop(columns="_seen")
-    candidates = candidates.sort_values(["user_key", "score", "item_id"], ascending=[True, False, True])
+    candidates = candidates.sort_values(
+        ["user_key", "score", "item_id"], ascending=[True, False, True]
+    )
     candidates["rank"] = candidates.groupby("user_key").cumcount() + 1
-    return candidates[candidates["rank"] <= n][["user_key", "rank", "item_id", "score"]].reset_index(drop=True)
+    return candidates[candidates["rank"] <= n][
+        ["user_key", "rank", "item_id", "score"]
+    ].reset_index(drop=True)
 
 
-def random_top_n(users: pd.Index, catalogue: pd.Index, seen: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+def random_top_n(
+    users: pd.Index, catalogue: pd.Index, seen: pd.DataFrame, n: int, seed: int
+) -> pd.DataFrame:
     """The random baseline: n unseen catalogue items per user, uniformly, seeded."""
     rng = np.random.default_rng(seed)
     seen_by_user = seen.groupby("user_key")["item_id"].apply(set).to_dict()
@@ -89,7 +95,9 @@ def random_top_n(users: pd.Index, catalogue: pd.Index, seen: pd.DataFrame, n: in
     return pd.DataFrame(rows, columns=["user_key", "rank", "item_id", "score"])
 
 
-def ranking_metrics(recommendations: pd.DataFrame, test: pd.DataFrame, catalogue_size: int, k: int = 10) -> dict[str, float]:
+def ranking_metrics(
+    recommendations: pd.DataFrame, test: pd.DataFrame, catalogue_size: int, k: int = 10
+) -> dict[str, float]:
     """HitRate@k, Recall@k and NDCG@k (binary relevance) averaged over the users in
     ``test`` (a user without recommendations scores 0), and catalogue coverage (distinct
     items in anyone's top k over the catalogue size)."""
@@ -99,20 +107,30 @@ def ranking_metrics(recommendations: pd.DataFrame, test: pd.DataFrame, catalogue
     per_user = hits.groupby("user_key").agg(
         relevant=("item_id", "size"), hit_count=("rank", "count"), dcg=("gain", "sum")
     )
-    ideal = per_user["relevant"].clip(upper=k).map(lambda m: sum(1 / math.log2(i + 2) for i in range(m)))
+    ideal = (
+        per_user["relevant"]
+        .clip(upper=k)
+        .map(lambda m: sum(1 / math.log2(i + 2) for i in range(m)))
+    )
     return {
         "users": len(per_user),
         "hit_rate": float((per_user["hit_count"] > 0).mean()),
         "recall": float((per_user["hit_count"] / per_user["relevant"]).mean()),
         "ndcg": float((per_user["dcg"] / ideal).mean()),
-        "catalogue_coverage": float(top["item_id"].nunique() / catalogue_size) if catalogue_size else 0.0,
+        "catalogue_coverage": float(top["item_id"].nunique() / catalogue_size)
+        if catalogue_size
+        else 0.0,
     }
 
 
-def segment_items(reviews: pd.DataFrame, memberships: pd.Series, half_life_days: float) -> pd.DataFrame:
+def segment_items(
+    reviews: pd.DataFrame, memberships: pd.Series, half_life_days: float
+) -> pd.DataFrame:
     """(segment_id, item_rank, item_id, score, reviewers): every item reviewed in each
     segment, ranked by score (ties by item id)."""
-    scores = item_scores(reviews, memberships, half_life_days).rename(columns={"group": "segment_id"})
+    scores = item_scores(reviews, memberships, half_life_days).rename(
+        columns={"group": "segment_id"}
+    )
     reviewers = (
         reviews.assign(segment_id=reviews["user_key"].map(memberships))
         .dropna(subset=["segment_id"])
@@ -126,7 +144,9 @@ def segment_items(reviews: pd.DataFrame, memberships: pd.Series, half_life_days:
         ["segment_id", "score", "item_id"], ascending=[True, False, True]
     )
     ranked["item_rank"] = ranked.groupby("segment_id").cumcount() + 1
-    return ranked[["segment_id", "item_rank", "item_id", "score", "reviewers"]].reset_index(drop=True)
+    return ranked[["segment_id", "item_rank", "item_id", "score", "reviewers"]].reset_index(
+        drop=True
+    )
 
 
 def recommend(reviews: pd.DataFrame, memberships: pd.Series, config: RecommenderConfig):
@@ -144,7 +164,9 @@ def evaluation_recommendations(
     """Each recommender's top-N lists for the held-out users, built from ``train`` and
     ``memberships`` (segments computed from ``train`` alone): the segment recommender,
     global popularity and random."""
-    leaked = holdout.merge(train[["user_key", "item_id"]].drop_duplicates(), on=["user_key", "item_id"])
+    leaked = holdout.merge(
+        train[["user_key", "item_id"]].drop_duplicates(), on=["user_key", "item_id"]
+    )
     if len(leaked):
         raise ValueError(
             f"{len(leaked)} held-out (user, item) pairs are in the training reviews, e.g. {leaked.iloc[0].to_dict()}"
@@ -175,7 +197,9 @@ def evaluate(
     recommender and scope, 'overall' and 'segment' (per evaluation segment). Empty
     when no user has an item held out (e.g. every user reviewed one item)."""
     if holdout.empty:
-        return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in EVALUATION_COLUMNS.items()})
+        return pd.DataFrame(
+            {name: pd.Series(dtype=dtype) for name, dtype in EVALUATION_COLUMNS.items()}
+        )
     recommendations = evaluation_recommendations(train, holdout, memberships, config)
     catalogue_size = train["item_id"].nunique()
     k = config.top_n
@@ -183,14 +207,25 @@ def evaluate(
     rows = []
     for name, recs in recommendations.items():
         rows.append(
-            {"recommender": name, "scope": "overall", "segment_id": None, **ranking_metrics(recs, holdout, catalogue_size, k)}
+            {
+                "recommender": name,
+                "scope": "overall",
+                "segment_id": None,
+                **ranking_metrics(recs, holdout, catalogue_size, k),
+            }
         )
         for segment, members in by_segment.groupby("segment_id"):
             member_recs = recs[recs["user_key"].isin(members["user_key"])]
-            rows.append({
-                "recommender": name, "scope": "segment", "segment_id": int(segment),
-                **ranking_metrics(member_recs, members[["user_key", "item_id"]], catalogue_size, k),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "recommender": name,
+                    "scope": "segment",
+                    "segment_id": int(segment),
+                    **ranking_metrics(
+                        member_recs, members[["user_key", "item_id"]], catalogue_size, k
+                    ),
+                }
+            )
     return pd.DataFrame(rows).assign(k=k)[list(EVALUATION_COLUMNS)].astype(EVALUATION_COLUMNS)
 
 
@@ -200,38 +235,54 @@ def evaluation_inputs(settings, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame
     from usersegments.warehouse import read_segmentation
 
     split = pd.read_parquet(
-        settings.lake_dir / "clean" / "evaluation_reviews.parquet",
+        settings.lake.clean("evaluation_reviews"),
         columns=["review_key", "user_key", "item_id", "rating", "reviewed_at", "evaluation_split"],
     )
-    train = split[split["evaluation_split"] == "train"].drop(columns="evaluation_split").reset_index(drop=True)
-    holdout = split.loc[split["evaluation_split"] == "holdout", ["user_key", "item_id"]].drop_duplicates()
+    train = (
+        split[split["evaluation_split"] == "train"]
+        .drop(columns="evaluation_split")
+        .reset_index(drop=True)
+    )
+    holdout = split.loc[
+        split["evaluation_split"] == "holdout", ["user_key", "item_id"]
+    ].drop_duplicates()
     memberships = read_segmentation(settings, "assignments", run_id, root="segments_eval")
-    return train, holdout.reset_index(drop=True), memberships.set_index("user_key")["segment_id"].astype("int64")
+    return (
+        train,
+        holdout.reset_index(drop=True),
+        memberships.set_index("user_key")["segment_id"].astype("int64"),
+    )
 
 
 def write_table(settings, name: str, run_id: str, frame: pd.DataFrame) -> None:
     """lake/recommendations/<name>/run_id=<run>/part-0.parquet (a rerun replaces it)."""
-    folder = settings.lake_dir / "recommendations" / name / f"run_id={run_id}"
+    folder = settings.lake.recommendations(name, run_id)
     folder.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(folder / "part-0.parquet", index=False)
 
 
-def recommend_and_evaluate(settings, segmentation_run_id: str, config: RecommenderConfig = RecommenderConfig()) -> dict:
+def recommend_and_evaluate(
+    settings, segmentation_run_id: str, config: RecommenderConfig = RecommenderConfig()
+) -> dict:
     """The DAG step: publish per-segment ranked items and per-user top-N lists (from
     every review and the published segments), evaluate offline, log to MLflow, and
     write all of it under lake/recommendations/."""
     import mlflow
 
     from ml import tracking
-    from usersegments.config import safe_name
+    from usersegments.lake import partition_name
     from usersegments.warehouse import read_segmentation
 
-    run_id = safe_name(segmentation_run_id)
+    run_id = partition_name(segmentation_run_id)
     reviews = pd.read_parquet(
-        settings.lake_dir / "clean" / "reviews.parquet",
+        settings.lake.clean("reviews"),
         columns=["review_key", "user_key", "item_id", "rating", "reviewed_at"],
     )
-    published = read_segmentation(settings, "assignments", run_id).set_index("user_key")["segment_id"].astype("int64")
+    published = (
+        read_segmentation(settings, "assignments", run_id)
+        .set_index("user_key")["segment_id"]
+        .astype("int64")
+    )
     items, users = recommend(reviews, published, config)
 
     train, holdout, memberships = evaluation_inputs(settings, run_id)
@@ -241,26 +292,42 @@ def recommend_and_evaluate(settings, segmentation_run_id: str, config: Recommend
     mlflow.set_experiment(experiment_id=tracking.experiment_id(client, EXPERIMENT, settings))
     overall = evaluation[evaluation["scope"] == "overall"].set_index("recommender")
     k = config.top_n
-    with mlflow.start_run(run_name=f"recommendations {run_id}", tags={"segmentation_run_id": run_id}) as run:
-        mlflow.log_params({
-            "top_n": k, "half_life_days": config.half_life_days, "random_seed": config.seed,
-            "holdout": "latest distinct item per user with >= 2 items",
-            "train_reviews": len(train), "holdout_users": holdout["user_key"].nunique(),
-        })  # fmt: skip
+    with mlflow.start_run(
+        run_name=f"recommendations {run_id}", tags={"segmentation_run_id": run_id}
+    ) as run:
+        mlflow.log_params(
+            {
+                "top_n": k,
+                "half_life_days": config.half_life_days,
+                "random_seed": config.seed,
+                "holdout": "latest distinct item per user with >= 2 items",
+                "train_reviews": len(train),
+                "holdout_users": holdout["user_key"].nunique(),
+            }
+        )
         for name, row in overall.iterrows():
-            mlflow.log_metrics({
-                f"{name}.hit_rate_at_{k}": row["hit_rate"], f"{name}.recall_at_{k}": row["recall"],
-                f"{name}.ndcg_at_{k}": row["ndcg"], f"{name}.catalogue_coverage": row["catalogue_coverage"],
-            })  # fmt: skip
+            mlflow.log_metrics(
+                {
+                    f"{name}.hit_rate_at_{k}": row["hit_rate"],
+                    f"{name}.recall_at_{k}": row["recall"],
+                    f"{name}.ndcg_at_{k}": row["ndcg"],
+                    f"{name}.catalogue_coverage": row["catalogue_coverage"],
+                }
+            )
         for name in ("global_popularity", "random") if len(overall) else ():
             if overall.loc[name, "ndcg"] > 0:
-                mlflow.log_metric(f"ndcg_lift_over_{name}", overall.loc["segment_popularity", "ndcg"] / overall.loc[name, "ndcg"])
+                mlflow.log_metric(
+                    f"ndcg_lift_over_{name}",
+                    overall.loc["segment_popularity", "ndcg"] / overall.loc[name, "ndcg"],
+                )
         mlflow.log_table(evaluation.astype({"segment_id": "float"}), "evaluation.json")
         refit = read_segmentation(settings, "runs", run_id, root="segments_eval").iloc[0]
-        mlflow.log_metrics({
-            "evaluation_segmentation.silhouette": refit["silhouette"],
-            "evaluation_segmentation.ari_published": refit["ari_published"],
-        })  # fmt: skip
+        mlflow.log_metrics(
+            {
+                "evaluation_segmentation.silhouette": refit["silhouette"],
+                "evaluation_segmentation.ari_published": refit["ari_published"],
+            }
+        )
 
     write_table(settings, "segment_items", run_id, items)
     write_table(settings, "user_recommendations", run_id, users)
@@ -270,27 +337,13 @@ def recommend_and_evaluate(settings, segmentation_run_id: str, config: Recommend
         "mlflow_run_id": run.info.run_id,
         "top_n": k,
         "evaluation_segmentation": {
-            "k": int(refit["k"]), "silhouette": float(refit["silhouette"]), "ari_published": float(refit["ari_published"]),
-        },  # fmt: skip
+            "k": int(refit["k"]),
+            "silhouette": float(refit["silhouette"]),
+            "ari_published": float(refit["ari_published"]),
+        },
         "users_recommended": int(users["user_key"].nunique()),
         "holdout_users": int(holdout["user_key"].nunique()),
-        "overall": overall[["hit_rate", "recall", "ndcg", "catalogue_coverage"]].round(4).to_dict("index"),
+        "overall": overall[["hit_rate", "recall", "ndcg", "catalogue_coverage"]]
+        .round(4)
+        .to_dict("index"),
     }
-
-
-def recommendations_check_frame(settings, run_id: str) -> pd.DataFrame:
-    """What GX checks before the recommendations are published: every published user
-    (left) with their top-N rows, each flagged if the user already reviewed the item
-    and whether the user got a list at all."""
-    from usersegments.config import safe_name
-
-    folder = settings.lake_dir / "recommendations" / "user_recommendations" / f"run_id={safe_name(run_id)}"
-    recs = pd.read_parquet(folder)
-    users = pd.read_parquet(settings.lake_dir / "clean" / "users.parquet", columns=["user_key"])
-    seen = pd.read_parquet(settings.lake_dir / "clean" / "reviews.parquet", columns=["user_key", "item_id"])
-    frame = users.assign(is_known_user=True).merge(recs, on="user_key", how="outer")
-    frame["is_known_user"] = frame["is_known_user"].eq(True)
-    frame["has_recommendations"] = frame["user_key"].isin(recs["user_key"])
-    flagged = frame.merge(seen.drop_duplicates().assign(already_reviewed=True), on=["user_key", "item_id"], how="left")
-    flagged["already_reviewed"] = flagged["already_reviewed"].eq(True)
-    return flagged.sort_values(["user_key", "rank"]).reset_index(drop=True)

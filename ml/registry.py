@@ -22,12 +22,12 @@ import argparse
 import getpass
 import json
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from ml import tracking
+from ml.config import GatePolicy
 from ml.data import LABEL, Split, load_split
 from ml.metrics import classification_metrics, per_class_f1
 from usersegments.config import Settings
@@ -36,21 +36,16 @@ from usersegments.config import Settings
 PROMOTIONS = ("gate_promote", "manual_promote")
 
 
-@dataclass(frozen=True)
-class GatePolicy:
-    margin: float = 0.01  # macro F1 the challenger must gain over the champion
-    class_f1_floor: float = 0.5  # lowest per-class F1 a champion may have
-
-
 class RegistryError(RuntimeError):
     pass
 
 
-def alias_version(client, alias: str) -> int | None:
+def alias_version(client, name: str, alias: str) -> int | None:
+    """The version ``alias`` of registered model ``name`` points at, or None."""
     from mlflow.exceptions import MlflowException
 
     try:
-        return int(client.get_model_version_by_alias(tracking.model_name(), alias).version)
+        return int(client.get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
 
@@ -69,8 +64,8 @@ def set_alias(
     import mlflow
 
     client = tracking.configure(settings)
-    name = tracking.model_name()
-    previous = alias_version(client, alias)
+    name = tracking.model_name(settings)
+    previous = alias_version(client, name, alias)
     applied = version is not None
     record = {
         "model_name": name,
@@ -84,7 +79,12 @@ def set_alias(
     }
     experiment = tracking.experiment_id(client, tracking.REGISTRY_EXPERIMENT, settings)
     title = f"{alias}: v{previous} -> v{version}" if applied else f"{alias}: v{previous} kept"
-    with mlflow.start_run(experiment_id=experiment, run_name=title, tags=record, nested=mlflow.active_run() is not None):
+    with mlflow.start_run(
+        experiment_id=experiment,
+        run_name=title,
+        tags=record,
+        nested=mlflow.active_run() is not None,
+    ):
         mlflow.log_metrics({k: float(v) for k, v in (metrics or {}).items() if v is not None})
     if applied:
         client.set_registered_model_alias(name, alias, str(version))
@@ -102,7 +102,7 @@ def history(settings: Settings) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     runs = mlflow.search_runs(
         experiment_ids=[experiment.experiment_id],
-        filter_string=f"tags.model_name = '{tracking.model_name()}'",
+        filter_string=f"tags.model_name = '{tracking.model_name(settings)}'",
         order_by=["attributes.start_time ASC"],
     )
     if runs.empty:
@@ -116,12 +116,12 @@ def history(settings: Settings) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def evaluate(version: int, split: Split) -> dict[str, float]:
+def evaluate(name: str, version: int, split: Split) -> dict[str, float]:
     """A registered version's scores on the split's held-out users, loaded as any
     consumer loads it (pyfunc, by version)."""
     import mlflow
 
-    model = mlflow.pyfunc.load_model(f"models:/{tracking.model_name()}/{version}")
+    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
     predicted = [str(p) for p in model.predict(split.x(split.test))]
     classes = sorted(split.train[LABEL].unique())
     return classification_metrics(split.test[LABEL], predicted, classes)
@@ -136,8 +136,8 @@ def gate(
     """Promote the challenger to champion if it earns it (see the module doc). The
     held-out users are those of the challenger's segmentation run."""
     client = tracking.configure(settings)
-    name = tracking.model_name()
-    challenger = alias_version(client, "challenger")
+    name = tracking.model_name(settings)
+    challenger = alias_version(client, name, "challenger")
     if challenger is None:
         raise RegistryError(f"{name} has no challenger: run ml.train first")
     if split is None:
@@ -146,16 +146,16 @@ def gate(
     classes = sorted(split.train[LABEL].unique())
     actor = actor or getpass.getuser()
 
-    challenger_scores = evaluate(challenger, split)
+    challenger_scores = evaluate(name, challenger, split)
     class_f1 = per_class_f1(challenger_scores, classes)
     weakest = min(class_f1, key=class_f1.get)
-    champion = alias_version(client, "champion")
+    champion = alias_version(client, name, "champion")
     champion_scores: dict[str, float] | None = None
     champion_error = None
     if champion is not None and champion != challenger:
         try:
-            champion_scores = evaluate(champion, split)
-        except Exception as error:  # noqa: BLE001 - any failure means it cannot serve these users
+            champion_scores = evaluate(name, champion, split)
+        except Exception as error:
             champion_error = f"{type(error).__name__}: {str(error)[:300]}"
 
     metrics = {
@@ -170,11 +170,16 @@ def gate(
         promote, reason = False, f"v{challenger} is already the champion"
     elif class_f1[weakest] < policy.class_f1_floor:
         promote = False
-        reason = f"class {weakest} F1 {class_f1[weakest]:.3f} is below the floor {policy.class_f1_floor}"
+        reason = (
+            f"class {weakest} F1 {class_f1[weakest]:.3f} is below the floor {policy.class_f1_floor}"
+        )
     elif champion is None:
         promote, reason = True, "no champion yet"
     elif champion_error:
-        promote, reason = True, f"champion v{champion} cannot score the held-out users ({champion_error})"
+        promote, reason = (
+            True,
+            f"champion v{champion} cannot score the held-out users ({champion_error})",
+        )
     else:
         gain = challenger_scores["macro_f1"] - champion_scores["macro_f1"]
         promote = gain >= policy.margin
@@ -184,9 +189,14 @@ def gate(
             f"{'>=' if promote else '<'} margin {policy.margin}"
         )
     decision = set_alias(
-        settings, "champion", challenger if promote else None, actor,
-        "gate_promote" if promote else "gate_refuse", reason, metrics,
-    )  # fmt: skip
+        settings,
+        "champion",
+        challenger if promote else None,
+        actor,
+        "gate_promote" if promote else "gate_refuse",
+        reason,
+        metrics,
+    )
     return {
         **decision,
         "promoted": promote,
@@ -196,20 +206,37 @@ def gate(
     }
 
 
-def promote(settings: Settings, version: int, actor: str | None = None, reason: str = "manual promotion") -> dict[str, Any]:
+def gate_training(
+    settings: Settings, training: dict[str, Any], policy: GatePolicy, actor: str
+) -> dict[str, Any]:
+    """The pipeline's gate step: the training report with the gate's decision, or the
+    report as it is when no classifier was trained (``skipped``)."""
+    if "skipped" in training:
+        return training
+    return {**training, "gate": gate(settings, policy, actor=actor)}
+
+
+def promote(
+    settings: Settings, version: int, actor: str | None = None, reason: str = "manual promotion"
+) -> dict[str, Any]:
     """Make ``version`` the champion by hand (recorded like the gate's decisions)."""
     client = tracking.configure(settings)
-    client.get_model_version(tracking.model_name(), str(version))  # fails for an unknown version
-    return set_alias(settings, "champion", version, actor or getpass.getuser(), "manual_promote", reason)
+    client.get_model_version(tracking.model_name(settings), str(version))  # fails if unknown
+    return set_alias(
+        settings, "champion", version, actor or getpass.getuser(), "manual_promote", reason
+    )
 
 
-def rollback(settings: Settings, actor: str | None = None, reason: str = "manual rollback") -> dict[str, Any]:
+def rollback(
+    settings: Settings, actor: str | None = None, reason: str = "manual rollback"
+) -> dict[str, Any]:
     """Give ``champion`` back to the version it had before its latest promotion. Repeated
     rollbacks keep walking back along the promotions (a rollback is not undone by one)."""
     client = tracking.configure(settings)
-    current = alias_version(client, "champion")
+    name = tracking.model_name(settings)
+    current = alias_version(client, name, "champion")
     if current is None:
-        raise RegistryError(f"{tracking.model_name()} has no champion to roll back")
+        raise RegistryError(f"{name} has no champion to roll back")
     changes = history(settings)
     promotions = changes[
         (changes["alias"] == "champion")
@@ -240,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     try:
         if args.command == "history":
-            with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 80):
+            with pd.option_context(
+                "display.max_columns", None, "display.width", 200, "display.max_colwidth", 80
+            ):
                 print(history(settings).to_string(index=False))
             return 0
         if args.command == "promote":

@@ -16,52 +16,35 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ml import tracking
-from usersegments.config import Settings, safe_name
-from usersegments.warehouse import latest_segmentation_run, read_segmentation
-
-SCORES_TABLE = "user_interest_scores"
-COLUMNS = [
-    "user_key", "predicted_interest", "segment_id", "distance_to_centroid",
-    "model_name", "model_version", "model_run_id", "segmentation_run_id", "scored_at",
-]  # fmt: skip
+from usersegments.config import Settings
+from usersegments.warehouse import (
+    SCORE_COLUMNS,
+    latest_segmentation_run,
+    read_scores,
+    read_segmentation,
+)
 
 
 class ChampionMissing(RuntimeError):
     pass
 
 
-def scores_dir(settings: Settings) -> Path:
-    return settings.lake_dir / "scores" / SCORES_TABLE
-
-
-def batch_dir(settings: Settings, scoring_run_id: str) -> Path:
-    return scores_dir(settings) / f"scoring_run_id={safe_name(scoring_run_id)}"
-
-
-def read_scores(settings: Settings) -> pd.DataFrame:
-    """Every scoring run's rows, with its scoring_run_id (from the partition folder)."""
-    batches = sorted(scores_dir(settings).glob("scoring_run_id=*/*.parquet"))
-    if not batches:
-        return pd.DataFrame(columns=[*COLUMNS, "scoring_run_id"])
-    return pd.concat(
-        [pd.read_parquet(p).assign(scoring_run_id=p.parent.name.split("=", 1)[1]) for p in batches],
-        ignore_index=True,
-    )
-
-
-def nearest_centroids(vectors: np.ndarray, centroids: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def nearest_centroids(
+    vectors: np.ndarray, centroids: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
     """Each row's nearest centroid (segment id) and its Euclidean distance."""
     matrix = np.vstack(centroids["centroid"].to_numpy())
     squared = (
-        (vectors * vectors).sum(axis=1)[:, None] - 2 * vectors @ matrix.T + (matrix * matrix).sum(axis=1)[None, :]
+        (vectors * vectors).sum(axis=1)[:, None]
+        - 2 * vectors @ matrix.T
+        + (matrix * matrix).sum(axis=1)[None, :]
     )
     nearest = squared.argmin(axis=1)
     distances = np.sqrt(np.maximum(squared[np.arange(len(vectors)), nearest], 0.0))
@@ -72,17 +55,21 @@ def score_new_users(settings: Settings, scoring_run_id: str) -> dict[str, Any]:
     import mlflow
 
     client = tracking.configure(settings)
-    name = tracking.model_name()
+    name = tracking.model_name(settings)
     from ml.registry import alias_version
 
-    version = alias_version(client, "champion")
+    version = alias_version(client, name, "champion")
     if version is None:
-        raise ChampionMissing(f"{name} has no champion: train and promote a model first (ml.train, ml.registry)")
+        raise ChampionMissing(
+            f"{name} has no champion: train and promote a model first (ml.train, ml.registry)"
+        )
     model_version = client.get_model_version(name, str(version))
 
     segmentation_run_id = latest_segmentation_run(settings)
-    features = read_segmentation(settings, "features", segmentation_run_id).drop(columns="run_id", errors="ignore")
-    out = batch_dir(settings, scoring_run_id)
+    features = read_segmentation(settings, "features", segmentation_run_id).drop(
+        columns="run_id", errors="ignore"
+    )
+    out = settings.lake.scores(scoring_run_id)
     if out.exists():
         shutil.rmtree(out)  # this run's own earlier attempt: recomputed below
     already = set(read_scores(settings)["user_key"])
@@ -105,16 +92,22 @@ def score_new_users(settings: Settings, scoring_run_id: str) -> dict[str, Any]:
         scored["segment_id"] = segment.astype("int32")
         scored["distance_to_centroid"] = distance
     else:
-        scored = pd.DataFrame({"user_key": pd.Series(dtype=str), "predicted_interest": pd.Series(dtype=str),
-                               "segment_id": pd.Series(dtype="int32"), "distance_to_centroid": pd.Series(dtype=float)})  # fmt: skip
+        scored = pd.DataFrame(
+            {
+                "user_key": pd.Series(dtype=str),
+                "predicted_interest": pd.Series(dtype=str),
+                "segment_id": pd.Series(dtype="int32"),
+                "distance_to_centroid": pd.Series(dtype=float),
+            }
+        )
     scored["model_name"] = name
     scored["model_version"] = int(version)
     scored["model_run_id"] = model_version.run_id
     scored["segmentation_run_id"] = segmentation_run_id
-    scored["scored_at"] = pd.Timestamp(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0))
+    scored["scored_at"] = pd.Timestamp(datetime.now(UTC).replace(tzinfo=None, microsecond=0))
     if len(scored):
         out.mkdir(parents=True)
-        scored[COLUMNS].to_parquet(out / "part-0.parquet", index=False)
+        scored[SCORE_COLUMNS].to_parquet(out / "part-0.parquet", index=False)
     return {
         "scoring_run_id": scoring_run_id,
         "segmentation_run_id": segmentation_run_id,
@@ -123,32 +116,23 @@ def score_new_users(settings: Settings, scoring_run_id: str) -> dict[str, Any]:
         "users_read": len(features),
         "already_scored": len(features) - len(new),
         "scored": len(scored),
-        "by_interest": scored["predicted_interest"].value_counts().sort_index().to_dict() if len(scored) else {},
+        "by_interest": scored["predicted_interest"].value_counts().sort_index().to_dict()
+        if len(scored)
+        else {},
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Score the users not yet scored with the champion.")
-    parser.add_argument("--scoring-run-id", default=f"manual__{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
+    parser = argparse.ArgumentParser(
+        description="Score the users not yet scored with the champion."
+    )
+    parser.add_argument("--scoring-run-id", default=f"manual__{datetime.now(UTC):%Y%m%dT%H%M%S}")
     args = parser.parse_args(argv)
-    print(json.dumps(score_new_users(Settings.from_env(), args.scoring_run_id), indent=2, default=str))
+    print(
+        json.dumps(score_new_users(Settings.from_env(), args.scoring_run_id), indent=2, default=str)
+    )
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-def reconciliation_frame(settings: Settings, scoring_run_id: str) -> pd.DataFrame:
-    """What the ``user_scores`` GX checkpoint validates: the newest segmentation run's
-    users joined (full outer) with every scoring run's rows. A user never scored has a
-    null prediction, one scored twice appears twice, a score of a user the run does not
-    know has is_current_user false; in_this_batch marks this scoring run's rows."""
-    run_id = latest_segmentation_run(settings)
-    users = read_segmentation(settings, "features", run_id)[["user_key"]].assign(is_current_user=True)
-    scores = read_scores(settings)
-    scores["in_this_batch"] = (scores["scoring_run_id"] == safe_name(scoring_run_id)).astype("int64")
-    frame = users.merge(scores, on="user_key", how="outer")
-    frame["is_current_user"] = frame["is_current_user"].eq(True)
-    frame["in_this_batch"] = frame["in_this_batch"].fillna(0).astype("int64")
-    return frame

@@ -1,16 +1,15 @@
 """Where MLflow keeps runs, models and the registry.
 
 Embedded default: a SQLite database and a local artifact store under the data folder
-(``var/mlflow``). ``USERSEGMENTS_MLFLOW_TRACKING_URI`` points everything at a tracking
-server instead (the registry follows it); ``USERSEGMENTS_MODEL_NAME`` names the
-registered model. Not MLflow's own ``MLFLOW_TRACKING_URI``: ``mlflow.set_tracking_uri``
-writes that variable, so one process (or a child of it) would carry an earlier
-data folder's store into the next.
+(``var/mlflow``). ``Settings.mlflow_tracking_uri`` (``USERSEGMENTS_MLFLOW_TRACKING_URI``)
+points everything at a tracking server instead (the registry follows it);
+``Settings.model_name`` names the registered model. Not MLflow's own
+``MLFLOW_TRACKING_URI``: ``mlflow.set_tracking_uri`` writes that variable, so one
+process (or a child of it) would carry an earlier data folder's store into the next.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from usersegments.config import Settings
@@ -20,8 +19,8 @@ EXPERIMENT = "interest_classifier"
 REGISTRY_EXPERIMENT = "interest_classifier_registry"
 
 
-def model_name() -> str:
-    return os.environ.get("USERSEGMENTS_MODEL_NAME", "interest_classifier")
+def model_name(settings: Settings) -> str:
+    return settings.model_name
 
 
 def mlflow_dir(settings: Settings) -> Path:
@@ -29,7 +28,7 @@ def mlflow_dir(settings: Settings) -> Path:
 
 
 def tracking_uri(settings: Settings) -> str:
-    return os.environ.get("USERSEGMENTS_MLFLOW_TRACKING_URI") or f"sqlite:///{mlflow_dir(settings) / 'mlflow.db'}"
+    return settings.mlflow_tracking_uri or f"sqlite:///{mlflow_dir(settings) / 'mlflow.db'}"
 
 
 def artifact_root(settings: Settings) -> str:
@@ -42,7 +41,7 @@ def configure(settings: Settings):
     import mlflow
     from mlflow import MlflowClient
 
-    if not os.environ.get("USERSEGMENTS_MLFLOW_TRACKING_URI"):
+    if not settings.mlflow_tracking_uri:
         mlflow_dir(settings).mkdir(parents=True, exist_ok=True)
     uri = tracking_uri(settings)
     mlflow.set_tracking_uri(uri)

@@ -19,8 +19,9 @@ import argparse
 import json
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -51,7 +52,9 @@ def sklearn_candidates() -> list[Candidate]:
     # variance): the linear models standardise each column again. Classes are weighted
     # by inverse frequency: the rarest interest has ~1% of the users.
     return [
-        Candidate("majority_baseline", "sklearn", lambda: DummyClassifier(strategy="most_frequent")),
+        Candidate(
+            "majority_baseline", "sklearn", lambda: DummyClassifier(strategy="most_frequent")
+        ),
         Candidate(
             "logistic_regression",
             "sklearn",
@@ -63,12 +66,15 @@ def sklearn_candidates() -> list[Candidate]:
             "random_forest",
             "sklearn",
             lambda: RandomForestClassifier(
-                n_estimators=300, min_samples_leaf=2, class_weight="balanced_subsample",
-                random_state=SEED, n_jobs=2,
+                n_estimators=300,
+                min_samples_leaf=2,
+                class_weight="balanced_subsample",
+                random_state=SEED,
+                n_jobs=2,
             ),
             # our own fitted trees (skops distrusts tree node arrays from unknown files)
             ("sklearn.tree._tree.Tree",),
-        ),  # fmt: skip
+        ),
         Candidate(
             "linear_svm",
             "sklearn",
@@ -87,8 +93,11 @@ def code_version() -> str:
     try:
         return subprocess.run(
             ["git", "describe", "--always", "--dirty", "--abbrev=40"],
-            cwd=PROJECT_DIR, capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         from importlib.metadata import version
 
@@ -109,9 +118,10 @@ def pip_requirements(flavor: str) -> list[str]:
 def simple_params(estimator) -> dict[str, Any]:
     """The estimator's parameters that MLflow can record (no nested estimators)."""
     return {
-        k: v for k, v in estimator.get_params(deep=True).items()
+        k: v
+        for k, v in estimator.get_params(deep=True).items()
         if v is None or isinstance(v, (str, int, float, bool))
-    }  # fmt: skip
+    }
 
 
 def fit_spark_logistic_regression(split: Split, classes: list[str], settings: Settings):
@@ -123,20 +133,33 @@ def fit_spark_logistic_regression(split: Split, classes: list[str], settings: Se
 
     from usersegments.spark import spark_session
 
-    spark = spark_session("train_interest_classifier", settings)
+    # MLlib only: no jars on the classpath (they are for Spark NLP)
+    spark = spark_session("train_interest_classifier", settings, jars=False)
     # pandas <-> Spark through Arrow: row by row, ~400 columns took most of the fit
     spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
     columns = split.feature_columns
     train = spark.createDataFrame(split.train[[*columns, LABEL]])
-    params = {"family": "multinomial", "regParam": 0.05, "elasticNetParam": 0.0, "maxIter": 200,
-              "standardization": True}  # fmt: skip
+    params = {
+        "family": "multinomial",
+        "regParam": 0.05,
+        "elasticNetParam": 0.0,
+        "maxIter": 200,
+        "standardization": True,
+    }
     assemble = VectorAssembler(inputCols=columns, outputCol="features")
     classify = LogisticRegression(
-        featuresCol="features", labelCol="label_index", predictionCol="label_index_predicted", **params
+        featuresCol="features",
+        labelCol="label_index",
+        predictionCol="label_index_predicted",
+        **params,
     )
     # pyfunc serves the column named "prediction": make it the label string
-    name_label = IndexToString(inputCol="label_index_predicted", outputCol="prediction", labels=classes)
-    index_label = StringIndexer(inputCol=LABEL, outputCol="label_index", stringOrderType="alphabetAsc")
+    name_label = IndexToString(
+        inputCol="label_index_predicted", outputCol="prediction", labels=classes
+    )
+    index_label = StringIndexer(
+        inputCol=LABEL, outputCol="label_index", stringOrderType="alphabetAsc"
+    )
     fitted = Pipeline(stages=[assemble, index_label, classify, name_label]).fit(train)
     # the label indexer is for training only: scoring input carries no label
     serving = PipelineModel(stages=[fitted.stages[0], fitted.stages[2], fitted.stages[3]])
@@ -179,16 +202,28 @@ def log_candidate(
         signature = infer_signature(example, pd.Series(list(predict(example)), name="prediction"))
         if flavor == "spark":
             info = mlflow.spark.log_model(
-                model, artifact_path="model", signature=signature, input_example=example,
+                model,
+                artifact_path="model",
+                signature=signature,
+                input_example=example,
                 pip_requirements=pip_requirements(flavor),
-            )  # fmt: skip
+            )
         else:
             info = mlflow.sklearn.log_model(
-                model, name="model", signature=signature, input_example=example,
+                model,
+                name="model",
+                signature=signature,
+                input_example=example,
                 skops_trusted_types=list(skops_trusted_types) or None,
                 pip_requirements=pip_requirements(flavor),
-            )  # fmt: skip
-        return {"name": name, "flavor": flavor, "run_id": run.info.run_id, "model_uri": info.model_uri, **scores}
+            )
+        return {
+            "name": name,
+            "flavor": flavor,
+            "run_id": run.info.run_id,
+            "model_uri": info.model_uri,
+            **scores,
+        }
 
 
 def train(
@@ -208,14 +243,16 @@ def train(
     client = tracking.configure(settings)
     split = load_split(settings, segmentation_run_id)
     classes = sorted(split.train[LABEL].unique())
-    source = (settings.lake_dir / "segments" / "features").as_uri()
+    source = settings.lake.segmentation("features").as_uri()
     datasets = tuple(
         mlflow.data.from_pandas(
-            part[[*split.feature_columns, LABEL]], source=source, targets=LABEL,
+            part[[*split.feature_columns, LABEL]],
+            source=source,
+            targets=LABEL,
             name=f"users_{role}_{split.segmentation_run_id}",
         )
         for role, part in (("train", split.train), ("heldout", split.test))
-    )  # fmt: skip
+    )
     version = code_version()
     tags = {
         "segmentation_run_id": split.segmentation_run_id,
@@ -223,7 +260,9 @@ def train(
         "code_version": version,
         "mlflow.source.git.commit": version.removesuffix("-dirty"),
     }
-    mlflow.set_experiment(experiment_id=tracking.experiment_id(client, tracking.EXPERIMENT, settings))
+    mlflow.set_experiment(
+        experiment_id=tracking.experiment_id(client, tracking.EXPERIMENT, settings)
+    )
     results: list[dict[str, Any]] = []
     with mlflow.start_run(run_name=f"train {split.segmentation_run_id}", tags=tags) as parent:
         mlflow.log_params(
@@ -236,7 +275,9 @@ def train(
                 "test_share": TEST_SHARE,
                 "seed": SEED,
                 "classes": ",".join(classes),
-                "excluded_classes": json.dumps(split.excluded_classes) if split.excluded_classes else "none",
+                "excluded_classes": json.dumps(split.excluded_classes)
+                if split.excluded_classes
+                else "none",
             }
         )
         mlflow.log_table(split.test[["user_key", LABEL]], "heldout_users.json")
@@ -247,9 +288,20 @@ def train(
             seconds = time.perf_counter() - started
             params = simple_params(model)
             results.append(
-                log_candidate(candidate.name, "sklearn", model, params, model.predict, seconds,
-                              split, classes, datasets, tags, candidate.skops_trusted_types)
-            )  # fmt: skip
+                log_candidate(
+                    candidate.name,
+                    "sklearn",
+                    model,
+                    params,
+                    model.predict,
+                    seconds,
+                    split,
+                    classes,
+                    datasets,
+                    tags,
+                    candidate.skops_trusted_types,
+                )
+            )
             plt.close("all")
         if include_spark:
             started = time.perf_counter()
@@ -257,9 +309,19 @@ def train(
             seconds = time.perf_counter() - started
             try:
                 results.append(
-                    log_candidate("spark_logistic_regression", "spark", model, params, predict, seconds,
-                                  split, classes, datasets, tags)
-                )  # fmt: skip
+                    log_candidate(
+                        "spark_logistic_regression",
+                        "spark",
+                        model,
+                        params,
+                        predict,
+                        seconds,
+                        split,
+                        classes,
+                        datasets,
+                        tags,
+                    )
+                )
             finally:
                 spark.stop()
             plt.close("all")
@@ -272,21 +334,33 @@ def train(
         )
         mlflow.set_tag("best_candidate", best["name"])
 
-    registered = mlflow.register_model(best["model_uri"], tracking.model_name(), tags={
-        **tags, "candidate": best["name"], "training_run_id": best["run_id"],
-        "macro_f1": f"{best['macro_f1']:.4f}",
-    })  # fmt: skip
+    registered = mlflow.register_model(
+        best["model_uri"],
+        tracking.model_name(settings),
+        tags={
+            **tags,
+            "candidate": best["name"],
+            "training_run_id": best["run_id"],
+            "macro_f1": f"{best['macro_f1']:.4f}",
+        },
+    )
     set_alias(
-        settings, "challenger", registered.version,
-        actor=f"ml.train ({pipeline_run_id or 'manual'})", action="register",
+        settings,
+        "challenger",
+        registered.version,
+        actor=f"ml.train ({pipeline_run_id or 'manual'})",
+        action="register",
         reason=f"best of {len(contenders)} candidates by held-out macro F1",
-        metrics={"challenger_macro_f1": best["macro_f1"], "baseline_macro_f1": baseline["macro_f1"]},
-    )  # fmt: skip
+        metrics={
+            "challenger_macro_f1": best["macro_f1"],
+            "baseline_macro_f1": baseline["macro_f1"],
+        },
+    )
     summary_columns = ["name", "accuracy", "macro_f1", "weighted_f1"]
     return {
         "segmentation_run_id": split.segmentation_run_id,
         "parent_run_id": parent.info.run_id,
-        "model_name": tracking.model_name(),
+        "model_name": tracking.model_name(settings),
         "challenger_version": int(registered.version),
         "best_candidate": best["name"],
         "baseline_macro_f1": baseline["macro_f1"],
@@ -296,13 +370,29 @@ def train(
     }
 
 
+def train_if_possible(settings: Settings, **kwargs) -> dict[str, Any]:
+    """``train``, or ``{"skipped": reason}`` when the data has fewer than two interests
+    to learn (e.g. one source file): the segments are published all the same."""
+    from ml.data import NotEnoughClasses
+
+    try:
+        return train(settings, **kwargs)
+    except NotEnoughClasses as reason:
+        print(f"interest classifier not trained: {reason}")
+        return {"skipped": str(reason)}
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Train, compare and register the interest classifier.")
+    parser = argparse.ArgumentParser(
+        description="Train, compare and register the interest classifier."
+    )
     parser.add_argument("--segmentation-run-id", help="default: the newest segmentation run")
     parser.add_argument("--pipeline-run-id")
     parser.add_argument("--no-spark", action="store_true", help="skip the Spark MLlib candidate")
     args = parser.parse_args(argv)
-    report = train(Settings.from_env(), args.segmentation_run_id, args.pipeline_run_id, not args.no_spark)
+    report = train(
+        Settings.from_env(), args.segmentation_run_id, args.pipeline_run_id, not args.no_spark
+    )
     print(json.dumps(report, indent=2, default=str))
     return 0
 

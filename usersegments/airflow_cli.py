@@ -7,20 +7,19 @@ Airflow home and data folder. Usage: ``python -m usersegments.airflow_cli <airfl
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
 
 from usersegments.config import PROJECT_DIR, Settings
-from usersegments.spark import spark_env, spark_master
+from usersegments.spark import spark_env
 
 SPARK_CONN_ID = "usersegments_spark"
 
 
 def spark_connection(master: str) -> str:
     """An Airflow Spark connection (JSON form) for a master URL: local[N] or spark://h:p."""
-    import json
-
     if master.startswith("spark://") and master.count(":") == 2:
         host, port = master.rsplit(":", 1)
         return json.dumps({"conn_type": "spark", "host": host, "port": int(port)})
@@ -51,7 +50,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         # no usage metrics sent from task processes (and no wait on an unreachable host)
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "GX_ANALYTICS_ENABLED": "false",
-        f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}": spark_connection(spark_master()),
+        f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}": spark_connection(settings.spark.master),
         **spark_env(),
         **settings.env(),
     }

@@ -1,4 +1,8 @@
-"""Where things live. Every path comes from the environment, with project-local defaults.
+"""The project's settings: the only code that reads the environment.
+
+Every entry point (a DAG file, a command-line module, the dbt plugin, a benchmark)
+builds one ``Settings`` with ``Settings.from_env()`` and passes it down; nothing reads
+the environment at import time or deeper in the call stack.
 
 One setting moves all state: ``USERSEGMENTS_DATA_DIR`` (lake, warehouse, run artifacts,
 Airflow home). The source data is read-only and lives outside the repository.
@@ -14,11 +18,16 @@ must then be a path every Spark worker sees (a shared mount).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from usersegments.lake import Lake, partition_name
 
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_DIR / "dbt_project"
+# written by `make manifest` (part of `make setup`): `dbt parse`
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 
 PROFILES = ("local", "production")
 
@@ -37,10 +46,45 @@ PRODUCTION_SETTINGS = {
 AIRFLOW_PRODUCTION_SETTINGS = {
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "Airflow metadata database, postgresql+psycopg2://..."
 }
+TRUE_WORDS = {"1", "true", "yes"}
 
 
 class ProfileError(ValueError):
     pass
+
+
+class MissingPseudonymKey(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """How the project's Spark jobs and in-process sessions run."""
+
+    master: str = "local[2]"
+    # GPU: the jars of `make jars GPU=1` and one GPU per executor and task
+    gpu: bool = False
+    gpu_discovery_script: str = "/opt/spark/getGpusResources.sh"
+    driver_memory: str = "4g"
+    executor_memory: str = "2g"
+    # loopback unless told otherwise: on a cluster, set a host the workers reach
+    driver_host: str = "127.0.0.1"
+    # the data is small next to Spark's default of 200 shuffle partitions, whose
+    # per-partition overhead dominated the graph stage (on a cluster: raise it)
+    shuffle_partitions: int = 8
+    # ONNX Runtime threads per Spark task: one task per core already uses the cores
+    onnx_threads: int = 1
+
+
+@dataclass(frozen=True)
+class PostgresSettings:
+    """The production warehouse server (the password never appears in a repr)."""
+
+    host: str
+    port: int
+    user: str
+    database: str
+    password: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -48,23 +92,42 @@ class Settings:
     data_dir: Path
     source_dir: Path
     profile: str = "local"
+    # JVM jars (`make jars`) and models (`make encoder`) belong to the installation,
+    # like the virtualenv, not to one data folder
+    jars_dir: Path = PROJECT_DIR / "var" / "jars"
+    models_dir: Path = PROJECT_DIR / "var" / "models"
+    spark: SparkSettings = SparkSettings()
+    # None: the embedded SQLite store under the data folder
+    mlflow_tracking_uri: str | None = None
+    model_name: str = "interest_classifier"
+    # production only
+    postgres: PostgresSettings | None = None
+    # None: the key file under the data folder (`make setup` writes it)
+    pseudonym_key: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_env(cls) -> "Settings":
-        profile = os.environ.get("USERSEGMENTS_PROFILE", "local")
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        profile = env.get("USERSEGMENTS_PROFILE", "local")
         if profile not in PROFILES:
             raise ProfileError(
                 f"USERSEGMENTS_PROFILE={profile!r}: expected one of {', '.join(PROFILES)}"
             )
         if profile == "production":
-            check_production_environment(os.environ)
-        data_dir = Path(os.environ.get("USERSEGMENTS_DATA_DIR", PROJECT_DIR / "var"))
-        source_dir = Path(
-            os.environ.get(
-                "USERSEGMENTS_SOURCE_DIR", PROJECT_DIR.parent / "shared" / "data" / "amazon_reviews"
-            )
+            check_production_environment(env)
+        default_source = PROJECT_DIR.parent / "shared" / "data" / "amazon_reviews"
+        return cls(
+            data_dir=Path(env.get("USERSEGMENTS_DATA_DIR", PROJECT_DIR / "var")).resolve(),
+            source_dir=Path(env.get("USERSEGMENTS_SOURCE_DIR", default_source)).resolve(),
+            profile=profile,
+            jars_dir=Path(env.get("USERSEGMENTS_JARS_DIR", cls.jars_dir)),
+            models_dir=Path(env.get("USERSEGMENTS_MODELS_DIR", cls.models_dir)),
+            spark=spark_settings(env),
+            mlflow_tracking_uri=env.get("USERSEGMENTS_MLFLOW_TRACKING_URI") or None,
+            model_name=env.get("USERSEGMENTS_MODEL_NAME", cls.model_name),
+            postgres=postgres_settings(env) if profile == "production" else None,
+            pseudonym_key=env.get("USERSEGMENTS_PSEUDONYM_KEY") or None,
         )
-        return cls(data_dir=data_dir.resolve(), source_dir=source_dir.resolve(), profile=profile)
 
     @property
     def production(self) -> bool:
@@ -76,20 +139,12 @@ class Settings:
         return "postgres" if self.production else "duckdb"
 
     @property
-    def jars_dir(self) -> Path:
-        """JVM jars staged from Maven Central by `make jars` (jvm/pom.xml); they belong
-        to the installation, like the virtualenv, not to one data folder."""
-        return Path(os.environ.get("USERSEGMENTS_JARS_DIR", PROJECT_DIR / "var" / "jars"))
-
-    @property
-    def models_dir(self) -> Path:
-        """Models built by `make setup` (the sentence encoder imported into Spark NLP);
-        part of the installation, like the jars."""
-        return Path(os.environ.get("USERSEGMENTS_MODELS_DIR", PROJECT_DIR / "var" / "models"))
+    def lake(self) -> Lake:
+        return Lake(self.data_dir / "lake")
 
     @property
     def lake_dir(self) -> Path:
-        return self.data_dir / "lake"
+        return self.lake.root
 
     @property
     def warehouse_path(self) -> Path:
@@ -104,7 +159,7 @@ class Settings:
         return self.data_dir / "secrets" / "pseudonym.key"
 
     def run_dir(self, run_id: str) -> Path:
-        return self.runs_dir / safe_name(run_id)
+        return self.runs_dir / partition_name(run_id)
 
     def env(self) -> dict[str, str]:
         """The variables a subprocess (dbt, spark-submit) needs to see the same paths
@@ -115,14 +170,48 @@ class Settings:
             "USERSEGMENTS_PROFILE": self.profile,
             "USERSEGMENTS_DBT_TARGET": self.dbt_target,
         }
-        if self.production:
+        if self.postgres:
             env.update(
-                {k: os.environ[k] for k in PRODUCTION_SETTINGS if k.startswith("USERSEGMENTS_PG_")}
+                {
+                    "USERSEGMENTS_PG_HOST": self.postgres.host,
+                    "USERSEGMENTS_PG_PORT": str(self.postgres.port),
+                    "USERSEGMENTS_PG_USER": self.postgres.user,
+                    "USERSEGMENTS_PG_PASSWORD": self.postgres.password,
+                    "USERSEGMENTS_PG_DATABASE": self.postgres.database,
+                }
             )
         return env
 
 
-def check_production_environment(environ) -> None:
+def spark_settings(env: Mapping[str, str]) -> SparkSettings:
+    default = SparkSettings()
+    return SparkSettings(
+        master=env.get("USERSEGMENTS_SPARK_MASTER", default.master),
+        gpu=env.get("USERSEGMENTS_SPARK_GPU", "0").lower() in TRUE_WORDS,
+        gpu_discovery_script=env.get(
+            "USERSEGMENTS_GPU_DISCOVERY_SCRIPT", default.gpu_discovery_script
+        ),
+        driver_memory=env.get("USERSEGMENTS_SPARK_DRIVER_MEMORY", default.driver_memory),
+        executor_memory=env.get("USERSEGMENTS_SPARK_EXECUTOR_MEMORY", default.executor_memory),
+        driver_host=env.get("USERSEGMENTS_SPARK_DRIVER_HOST", default.driver_host),
+        shuffle_partitions=int(
+            env.get("USERSEGMENTS_SPARK_SHUFFLE_PARTITIONS", default.shuffle_partitions)
+        ),
+        onnx_threads=int(env.get("USERSEGMENTS_ONNX_THREADS", default.onnx_threads)),
+    )
+
+
+def postgres_settings(env: Mapping[str, str]) -> PostgresSettings:
+    return PostgresSettings(
+        host=env["USERSEGMENTS_PG_HOST"],
+        port=int(env["USERSEGMENTS_PG_PORT"]),
+        user=env["USERSEGMENTS_PG_USER"],
+        database=env["USERSEGMENTS_PG_DATABASE"],
+        password=env["USERSEGMENTS_PG_PASSWORD"],
+    )
+
+
+def check_production_environment(environ: Mapping[str, str]) -> None:
     """Every production setting present and of the right kind, or one error naming them."""
     problems = [
         f"{name} ({why}) is not set"
@@ -137,30 +226,22 @@ def check_production_environment(environ) -> None:
         problems.append(
             f"USERSEGMENTS_MLFLOW_TRACKING_URI={tracking!r} is not a tracking server URL"
         )
+    port = environ.get("USERSEGMENTS_PG_PORT", "")
+    if port and not port.isdigit():
+        problems.append(f"USERSEGMENTS_PG_PORT={port!r} is not a port number")
     if problems:
         raise ProfileError("USERSEGMENTS_PROFILE=production: " + "; ".join(problems))
 
 
-def safe_name(value: str) -> str:
-    """A run id as a folder name: Airflow run ids contain ':' and '+'."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in value)
-
-
-class MissingPseudonymKey(RuntimeError):
-    pass
-
-
-def load_pseudonym_key(settings: Settings | None = None) -> bytes:
+def load_pseudonym_key(settings: Settings) -> bytes:
     """The secret key for pseudonymising user ids.
 
     Taken from ``USERSEGMENTS_PSEUDONYM_KEY`` or, failing that, from the key file that
     ``make setup`` generates under the data folder. Never from code: changing the key
     changes every user key, so it is configuration that operators own.
     """
-    key = os.environ.get("USERSEGMENTS_PSEUDONYM_KEY")
-    if key:
-        return key.encode()
-    settings = settings or Settings.from_env()
+    if settings.pseudonym_key:
+        return settings.pseudonym_key.encode()
     if settings.pseudonym_key_file.exists():
         key = settings.pseudonym_key_file.read_text().strip()
         if key:

@@ -15,7 +15,7 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 from duckdb.sqltypes import VARCHAR
 
-from usersegments.config import load_pseudonym_key
+from usersegments.config import Settings, load_pseudonym_key
 
 
 def pseudonymize(key: bytes, value: str) -> str:
@@ -35,7 +35,8 @@ def _register(conn: DuckDBPyConnection, name: str, function) -> None:
 
 class Plugin(BasePlugin):
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
-        key = load_pseudonym_key()
+        # dbt calls the plugin: an entry point, so it builds the settings itself
+        key = load_pseudonym_key(Settings.from_env())
         _register(conn, "pseudonymize", lambda value: pseudonymize(key, value))
         # Review text carries HTML entities (&#34;, &amp;, &nbsp;, ...): decode them all,
         # numeric ones included, as the browser that rendered the review did.

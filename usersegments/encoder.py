@@ -115,11 +115,17 @@ def import_into_sparknlp(onnx_dir: Path, target: Path, spark) -> Path:
     return target
 
 
-def encoder_info(settings: Settings) -> dict[str, Any]:
-    manifest = encoder_dir(settings) / "encoder.json"
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """An encoder build's ``encoder.json``: model name and version, dimension, token
+    limit, where its Spark NLP model is (the Spark jobs get the folder as an argument)."""
+    manifest = directory / "encoder.json"
     if not manifest.exists():
         raise EncoderMissing(f"{manifest} not found: run `make encoder` (or `make setup`)")
     return json.loads(manifest.read_text())
+
+
+def encoder_info(settings: Settings) -> dict[str, Any]:
+    return read_manifest(encoder_dir(settings))
 
 
 def build_encoder(settings: Settings, force: bool = False) -> dict[str, Any]:
@@ -127,7 +133,7 @@ def build_encoder(settings: Settings, force: bool = False) -> dict[str, Any]:
     root = encoder_dir(settings)
     manifest = root / "encoder.json"
     if not force and manifest.exists():
-        info = json.loads(manifest.read_text())
+        info = read_manifest(root)
         if info["model_version"] == model_version():
             return info
 

@@ -17,16 +17,19 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import re
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from usersegments.config import Settings
+from usersegments.lake import Lake, write_parquet_atomically
 
 SOURCE_SUFFIXES = (".json.gz", ".json", ".jsonl", ".jsonl.gz")
 # 2018 files write helpful votes as text with thousands separators ("1,024").
@@ -215,14 +218,7 @@ def source_stem(path: Path) -> str:
     return path.stem
 
 
-def _write_atomically(table: pa.Table, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, target)
-
-
-def ingest_file(path: Path, lake_dir: Path, run_id: str) -> FileReport:
+def ingest_file(path: Path, lake: Lake, run_id: str) -> FileReport:
     """Ingest one source file, replacing whatever an earlier run wrote for it."""
     report = FileReport(source_file=path.name)
     loaded: list[dict[str, Any]] = []
@@ -246,10 +242,12 @@ def ingest_file(path: Path, lake_dir: Path, run_id: str) -> FileReport:
             )
 
     stem = source_stem(path)
-    reviews_path = lake_dir / "raw" / "reviews" / f"{stem}.parquet"
-    quarantine_path = lake_dir / "raw" / "quarantine" / f"{stem}.parquet"
-    _write_atomically(pa.Table.from_pylist(loaded, schema=RAW_REVIEW_SCHEMA), reviews_path)
-    _write_atomically(pa.Table.from_pylist(quarantined, schema=QUARANTINE_SCHEMA), quarantine_path)
+    reviews_path = write_parquet_atomically(
+        pa.Table.from_pylist(loaded, schema=RAW_REVIEW_SCHEMA), lake.raw_reviews(stem)
+    )
+    quarantine_path = write_parquet_atomically(
+        pa.Table.from_pylist(quarantined, schema=QUARANTINE_SCHEMA), lake.quarantine(stem)
+    )
 
     # Counted from what is on disk, not from the lists above, so a lost write shows.
     report.rows_loaded = pq.read_metadata(reviews_path).num_rows
@@ -279,10 +277,15 @@ def discover_sources(source_dir: Path, names: list[str] | None = None) -> list[P
 
 
 def ingest_sources(
-    source_dir: Path, lake_dir: Path, run_id: str, names: list[str] | None = None
+    settings: Settings, run_id: str, names: list[str] | None = None
 ) -> dict[str, Any]:
-    """Ingest the selected files; returns per-file reports and the totals."""
-    files = [ingest_file(path, lake_dir, run_id) for path in discover_sources(source_dir, names)]
+    """Ingest the selected files of the source folder; returns per-file reports and the
+    totals. Also creates the folders later stages write into: dbt's exported marts and
+    the embedded warehouse."""
+    settings.lake.clean_dir.mkdir(parents=True, exist_ok=True)
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    paths = discover_sources(settings.source_dir, names)
+    files = [ingest_file(path, settings.lake, run_id) for path in paths]
     reasons: Counter = Counter()
     for report in files:
         reasons.update(report.quarantine_reasons)
@@ -297,16 +300,11 @@ def ingest_sources(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from usersegments.config import Settings
-
-    settings = Settings.from_env()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source-dir", type=Path, default=settings.source_dir)
-    parser.add_argument("--lake-dir", type=Path, default=settings.lake_dir)
     parser.add_argument("--run-id", default="manual")
     parser.add_argument("files", nargs="*", help="source file names (default: all)")
     args = parser.parse_args(argv)
-    report = ingest_sources(args.source_dir, args.lake_dir, args.run_id, args.files or None)
+    report = ingest_sources(Settings.from_env(), args.run_id, args.files or None)
     json.dump(report, sys.stdout, indent=2)
     print()
     return 0

@@ -24,15 +24,17 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 
 from usersegments.config import PROJECT_DIR, Settings
 from usersegments.warehouse import (
     read_raw_reviews,
+    read_recommendations_check,
     read_review_embeddings,
+    read_scores_reconciliation,
     read_segment_assignments,
     read_table,
 )
@@ -46,21 +48,9 @@ CHECKPOINT_DATA: dict[str, Callable[[Settings, str], pd.DataFrame]] = {
     "user_features": lambda settings, run_id: read_table(settings, "int_users__behaviour_features"),
     "review_embeddings": lambda settings, run_id: read_review_embeddings(settings),
     "user_segments": read_segment_assignments,
-    "user_scores": lambda settings, run_id: _user_scores(settings, run_id),
-    "recommendations": lambda settings, run_id: _recommendations(settings, run_id),
+    "user_scores": read_scores_reconciliation,
+    "recommendations": read_recommendations_check,
 }
-
-
-def _recommendations(settings: Settings, run_id: str) -> pd.DataFrame:
-    from ml.recommend import recommendations_check_frame
-
-    return recommendations_check_frame(settings, run_id)
-
-
-def _user_scores(settings: Settings, run_id: str) -> pd.DataFrame:
-    from ml.scoring import reconciliation_frame
-
-    return reconciliation_frame(settings, run_id)
 
 
 class ExpectationsFailed(RuntimeError):
@@ -144,13 +134,15 @@ def run_checkpoint(
     return summary
 
 
-def segment_size_parameters(settings: Settings, min_segment_share: float) -> dict[str, int]:
+def min_segment_size(settings: Settings, min_segment_share: float) -> int:
     """The user_segments suite's threshold: the smallest segment allowed, in users, for
     this many published users (the same rule the segmentation job chooses k by)."""
-    from usersegments.segmentation import min_segment_users
+    import pyarrow.parquet as pq
 
-    users = len(pd.read_parquet(settings.lake_dir / "clean" / "users.parquet", columns=["user_key"]))
-    return {"min_segment_size": min_segment_users(min_segment_share, users)}
+    from usersegments.segmentation.options import min_segment_users
+
+    users = pq.read_metadata(settings.lake.clean("users")).num_rows
+    return min_segment_users(min_segment_share, users)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,9 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint", choices=sorted(CHECKPOINT_DATA))
     parser.add_argument("--run-id", default="manual")
     parser.add_argument(
-        "--param", action="append", default=[], metavar="NAME=NUMBER",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=NUMBER",
         help="an expectation parameter, e.g. min_segment_size=25",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
     parameters = {name: float(value) for name, value in (p.split("=", 1) for p in args.param)}
     try:

@@ -22,7 +22,14 @@ from usersegments.config import Settings
 from usersegments.warehouse import read_segmentation
 
 PROJECTION_SAMPLE = 5000
-PROFILE_FEATURES = ("review_count", "mean_rating", "mean_review_words", "helpful_votes", "recency_days", "degree")
+PROFILE_FEATURES = (
+    "review_count",
+    "mean_rating",
+    "mean_review_words",
+    "helpful_votes",
+    "recency_days",
+    "degree",
+)
 
 
 def read_run(settings: Settings, run_id: str) -> dict[str, pd.DataFrame]:
@@ -37,7 +44,9 @@ def _png(figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
-    return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+    return (
+        f'<img alt="" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+    )
 
 
 def _plots(run: dict[str, pd.DataFrame]) -> dict[str, str]:
@@ -47,7 +56,7 @@ def _plots(run: dict[str, pd.DataFrame]) -> dict[str, str]:
     import matplotlib.pyplot as plt
 
     segments = run["segments"].sort_values("segment_id")
-    names = dict(zip(segments["segment_id"], segments["segment_name"]))
+    names = dict(zip(segments["segment_id"], segments["segment_name"], strict=True))
     colours = {s: plt.cm.tab10(i % 10) for i, s in enumerate(segments["segment_id"])}
 
     users = run["assignments"]
@@ -56,9 +65,13 @@ def _plots(run: dict[str, pd.DataFrame]) -> dict[str, str]:
     figure, axes = plt.subplots(figsize=(8, 6))
     for segment, members in users.groupby("segment_id"):
         axes.scatter(
-            members["projection_x"], members["projection_y"], s=6, alpha=0.6,
-            color=colours[segment], label=f"{segment}: {names[segment]}",
-        )  # fmt: skip
+            members["projection_x"],
+            members["projection_y"],
+            s=6,
+            alpha=0.6,
+            color=colours[segment],
+            label=f"{segment}: {names[segment]}",
+        )
     axes.set_xlabel("principal component 1")
     axes.set_ylabel("principal component 2")
     axes.set_title(f"Users by segment ({len(users):,} shown)")
@@ -68,7 +81,7 @@ def _plots(run: dict[str, pd.DataFrame]) -> dict[str, str]:
     figure, axes = plt.subplots(figsize=(8, 0.5 + 0.45 * len(segments)))
     ordered = segments.sort_values("user_count")
     axes.barh(
-        [f"{s}: {n}" for s, n in zip(ordered["segment_id"], ordered["segment_name"])],
+        [f"{s}: {n}" for s, n in zip(ordered["segment_id"], ordered["segment_name"], strict=True)],
         ordered["user_count"],
         color=[colours[s] for s in ordered["segment_id"]],
     )
@@ -85,7 +98,14 @@ def _plots(run: dict[str, pd.DataFrame]) -> dict[str, str]:
     right.plot(selection["k"], selection["cost"], marker="s", color="tab:grey")
     right.set_ylabel("cost (within-cluster sum of squares)", color="tab:grey")
     chosen = selection[selection["is_chosen"]]
-    left.scatter(chosen["k"], chosen["silhouette"], s=160, facecolors="none", edgecolors="red", label="chosen")
+    left.scatter(
+        chosen["k"],
+        chosen["silhouette"],
+        s=160,
+        facecolors="none",
+        edgecolors="red",
+        label="chosen",
+    )
     left.legend(loc="upper right")
     left.set_title("Choosing k")
     choice = _png(figure)
@@ -93,7 +113,9 @@ def _plots(run: dict[str, pd.DataFrame]) -> dict[str, str]:
 
 
 def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, border=0, classes="t", float_format=lambda v: f"{v:,.3g}", escape=True)
+    return frame.to_html(
+        index=False, border=0, classes="t", float_format=lambda v: f"{v:,.3g}", escape=True
+    )
 
 
 def render(run_id: str, run: dict[str, pd.DataFrame], reviews: pd.DataFrame) -> str:
@@ -105,17 +127,22 @@ def render(run_id: str, run: dict[str, pd.DataFrame], reviews: pd.DataFrame) -> 
     behaviour = profiles[profiles["feature"].isin(PROFILE_FEATURES)]
     profile = behaviour.pivot_table(index="segment_id", columns="feature", values="segment_value")
     lift = behaviour.pivot_table(index="segment_id", columns="feature", values="lift")
-    profile_table = segments[["segment_id", "segment_name", "user_count", "user_share", "traits"]].merge(
-        profile.join(lift.add_suffix(" lift")).reset_index(), on="segment_id"
-    )
+    profile_table = segments[
+        ["segment_id", "segment_name", "user_count", "user_share", "traits"]
+    ].merge(profile.join(lift.add_suffix(" lift")).reset_index(), on="segment_id")
     categories = profiles[profiles["facet"] == "category"].pivot_table(
         index="segment_id", columns="feature", values="segment_value", fill_value=0.0
     )
     terms = (
-        run["terms"].sort_values(["segment_id", "term_rank"]).groupby("segment_id")["term"].apply(", ".join)
+        run["terms"]
+        .sort_values(["segment_id", "term_rank"])
+        .groupby("segment_id")["term"]
+        .apply(", ".join)
     )
-    examples = run["examples"].merge(reviews, on="review_key", how="left").sort_values(
-        ["segment_id", "example_rank"]
+    examples = (
+        run["examples"]
+        .merge(reviews, on="review_key", how="left")
+        .sort_values(["segment_id", "example_rank"])
     )
     example_rows = "".join(
         f"<tr><td>{row.segment_id}</td><td>{row.similarity:.3f}</td>"
@@ -136,15 +163,15 @@ table.t{{border-collapse:collapse;font-size:13px;margin:1em 0}}
 table.t td,table.t th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}}
 img{{max-width:100%}}</style></head><body>
 <h1>User segments</h1>
-<p>Run <code>{html.escape(run_id)}</code>, {info['segmented_at']} UTC:
-{info['algorithm']}, k = {info['k']} ({info['k_selection']}), silhouette {info['silhouette']:.4f},
-{info['users']:,} users; feature weights {html.escape(info['feature_weights'])}; {stability}.</p>
+<p>Run <code>{html.escape(run_id)}</code>, {info["segmented_at"]} UTC:
+{info["algorithm"]}, k = {info["k"]} ({info["k_selection"]}), silhouette {info["silhouette"]:.4f},
+{info["users"]:,} users; feature weights {html.escape(info["feature_weights"])}; {stability}.</p>
 <h2>Segments</h2>{_table(profile_table)}
-{plots['sizes']}
-<h2>Users in two dimensions</h2>{plots['projection']}
-<h2>How k was chosen</h2>{plots['choice']}{_table(run['model_selection'].sort_values('k'))}
+{plots["sizes"]}
+<h2>Users in two dimensions</h2>{plots["projection"]}
+<h2>How k was chosen</h2>{plots["choice"]}{_table(run["model_selection"].sort_values("k"))}
 <h2>Category mix (share of each segment's reviews)</h2>{_table(categories.reset_index())}
-<h2>Distinctive terms (class-based TF-IDF)</h2>{_table(terms.reset_index().rename(columns={'term': 'top terms'}))}
+<h2>Distinctive terms (class-based TF-IDF)</h2>{_table(terms.reset_index().rename(columns={"term": "top terms"}))}
 <h2>Representative reviews (nearest the segment's text centroid)</h2>
 <table class="t"><tr><th>segment</th><th>similarity</th><th>review</th></tr>{example_rows}</table>
 </body></html>
@@ -155,7 +182,7 @@ def write_report(settings: Settings, run_id: str) -> Path:
     run = read_run(settings, run_id)
     keys = run["examples"]["review_key"].tolist()
     reviews = pd.read_parquet(
-        settings.lake_dir / "clean" / "reviews.parquet",
+        settings.lake.clean("reviews"),
         columns=["review_key", "summary", "review_text"],
         filters=[("review_key", "in", keys)],
     )

@@ -1,9 +1,9 @@
 """Spark configuration of the project's jobs, for in-process sessions and spark-submit.
 
-``USERSEGMENTS_SPARK_MASTER`` picks the cluster (default ``local[2]``; a
-``spark://host:7077`` master in production). The JVM jars staged by `make jars`
-(Spark NLP, JDBC drivers) go on the classpath through ``spark.jars`` / ``--jars``,
-never ``spark.jars.packages``: nothing is resolved from the network when a job starts.
+``Settings.spark`` picks the cluster (default ``local[2]``; a ``spark://host:7077``
+master in production) and the resources. The JVM jars staged by `make jars` (Spark NLP,
+JDBC drivers) go on the classpath through ``spark.jars`` / ``--jars``, never
+``spark.jars.packages``: nothing is resolved from the network when a job starts.
 
 GPU: ``USERSEGMENTS_SPARK_GPU=1`` switches to the jars of ``make jars GPU=1``
 (the spark-nlp-gpu artifact, in ``var/jars-gpu``) and asks Spark for GPUs: one per
@@ -15,74 +15,56 @@ is the default.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 from usersegments.config import PROJECT_DIR, Settings
+
+SPARK_JOBS_DIR = PROJECT_DIR / "spark_jobs"
 
 
 class JarsMissing(RuntimeError):
     pass
 
 
-def gpu_enabled() -> bool:
-    return os.environ.get("USERSEGMENTS_SPARK_GPU", "0").lower() in {"1", "true", "yes"}
+def jars_dir(settings: Settings) -> Path:
+    jars = settings.jars_dir
+    return jars.with_name(jars.name + "-gpu") if settings.spark.gpu else jars
 
 
-def spark_master() -> str:
-    return os.environ.get("USERSEGMENTS_SPARK_MASTER", "local[2]")
-
-
-def jars_dir(settings: Settings, gpu: bool) -> Path:
-    return settings.jars_dir.with_name(settings.jars_dir.name + "-gpu") if gpu else settings.jars_dir
-
-
-def staged_jars(settings: Settings, gpu: bool | None = None) -> list[str]:
-    gpu = gpu_enabled() if gpu is None else gpu
-    folder = jars_dir(settings, gpu)
+def staged_jars(settings: Settings) -> list[str]:
+    folder = jars_dir(settings)
     jars = sorted(str(p) for p in folder.glob("*.jar"))
     if not jars:
-        target = "make jars GPU=1" if gpu else "make jars"
+        target = "make jars GPU=1" if settings.spark.gpu else "make jars"
         raise JarsMissing(f"no jars in {folder}: run `{target}`")
     return jars
 
 
-def spark_conf(gpu: bool | None = None) -> dict[str, str]:
+def spark_conf(settings: Settings) -> dict[str, str]:
     """Spark settings of every job (master and jars apart)."""
-    gpu = gpu_enabled() if gpu is None else gpu
-    driver_host = os.environ.get("USERSEGMENTS_SPARK_DRIVER_HOST", "127.0.0.1")
+    spark = settings.spark
     conf = {
-        "spark.driver.memory": os.environ.get("USERSEGMENTS_SPARK_DRIVER_MEMORY", "4g"),
-        "spark.executor.memory": os.environ.get("USERSEGMENTS_SPARK_EXECUTOR_MEMORY", "2g"),
-        # loopback unless told otherwise: on a cluster, set a host the workers reach
-        "spark.driver.host": driver_host,
-        "spark.driver.bindAddress": driver_host,
+        "spark.driver.memory": spark.driver_memory,
+        "spark.executor.memory": spark.executor_memory,
+        "spark.driver.host": spark.driver_host,
+        "spark.driver.bindAddress": spark.driver_host,
         "spark.sql.session.timeZone": "UTC",
-        # the data is small next to Spark's default of 200 shuffle partitions, whose
-        # per-partition overhead dominated the graph stage (on a cluster: raise it)
-        "spark.sql.shuffle.partitions": os.environ.get(
-            "USERSEGMENTS_SPARK_SHUFFLE_PARTITIONS", "8"
-        ),
+        "spark.sql.shuffle.partitions": str(spark.shuffle_partitions),
         "spark.ui.showConsoleProgress": "false",
         "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
         "spark.kryoserializer.buffer.max": "512m",
-        # ONNX Runtime threads per Spark task: one task per core already uses the cores
-        # (Spark NLP's default of 6 threads per task oversubscribes small machines)
-        "spark.jsl.settings.onnx.intraOpNumThreads": os.environ.get(
-            "USERSEGMENTS_ONNX_THREADS", "1"
-        ),
+        # Spark NLP's default of 6 ONNX threads per task oversubscribes small machines
+        "spark.jsl.settings.onnx.intraOpNumThreads": str(spark.onnx_threads),
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
     }
-    if gpu:
+    if spark.gpu:
         conf.update(
             {
                 "spark.executor.resource.gpu.amount": "1",
                 "spark.task.resource.gpu.amount": "1",
-                "spark.executor.resource.gpu.discoveryScript": os.environ.get(
-                    "USERSEGMENTS_GPU_DISCOVERY_SCRIPT", "/opt/spark/getGpusResources.sh"
-                ),
+                "spark.executor.resource.gpu.discoveryScript": spark.gpu_discovery_script,
                 "spark.jsl.settings.onnx.gpuDeviceId": "0",
             }
         )
@@ -97,13 +79,16 @@ def spark_env() -> dict[str, str]:
     return {"SPARK_HOME": str(Path(pyspark.__file__).parent), "PYSPARK_PYTHON": sys.executable}
 
 
-def spark_session(app_name: str, settings: Settings | None = None, master: str | None = None):
-    """A session in this process (tests, benchmarks, `make encoder`)."""
+def spark_session(app_name: str, settings: Settings, master: str | None = None, jars: bool = True):
+    """A session in this process (classifier training, tests, benchmarks, `make encoder`);
+    ``jars``: the staged jars on its classpath (Spark NLP needs them, MLlib does not)."""
     from pyspark.sql import SparkSession
 
-    settings = settings or Settings.from_env()
-    builder = SparkSession.builder.appName(app_name).master(master or spark_master())
-    for key, value in {**spark_conf(), "spark.jars": ",".join(staged_jars(settings))}.items():
+    builder = SparkSession.builder.appName(app_name).master(master or settings.spark.master)
+    conf = spark_conf(settings)
+    if jars:
+        conf["spark.jars"] = ",".join(staged_jars(settings))
+    for key, value in conf.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
 
@@ -113,11 +98,30 @@ def submit_command(
 ) -> list[str]:
     """The spark-submit command line of a job in spark_jobs/ (tests, benchmarks);
     run it with spark_env() in its environment."""
-    command = [str(Path(sys.executable).with_name("spark-submit")), "--master", master or spark_master()]
-    command += ["--name", application.stem, "--jars", ",".join(staged_jars(settings))]
-    for key, value in spark_conf().items():
+    command = [str(Path(sys.executable).with_name("spark-submit"))]
+    command += ["--master", master or settings.spark.master, "--name", application.stem]
+    command += ["--jars", ",".join(staged_jars(settings))]
+    for key, value in spark_conf(settings).items():
         command += ["--conf", f"{key}={value}"]
     return [*command, str(application), *args]
 
 
-SPARK_JOBS_DIR = PROJECT_DIR / "spark_jobs"
+def run_job(app_name: str, checkpoint_dir: Path, work, report_path: str | None = None) -> dict:
+    """A spark-submit job's body: a session (master, jars and conf come from
+    spark-submit), ``work(spark) -> report``, the report printed as JSON (and written to
+    ``report_path``), the session stopped whatever happens."""
+    import json
+
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.appName(app_name).getOrCreate()
+    spark.sparkContext.setCheckpointDir(str(checkpoint_dir))
+    try:
+        report = work(spark)
+    finally:
+        spark.stop()
+    print(json.dumps(report, default=str))
+    if report_path:
+        Path(report_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(report_path).write_text(json.dumps(report, indent=2, default=str))
+    return report

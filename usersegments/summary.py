@@ -53,16 +53,16 @@ def embedding_counts(settings: Settings, run_id: str) -> dict[str, Any]:
     """Review vectors of the current encoder: all of them, and those this run added."""
     import duckdb
 
-    from usersegments.config import safe_name
     from usersegments.encoder import encoder_info
+    from usersegments.lake import partition_name
 
     version = encoder_info(settings)["model_version"]
-    folder = settings.lake_dir / "embeddings" / "reviews" / f"model_version={version}"
+    folder = settings.lake.review_vectors(version)
     with duckdb.connect() as con:
         total, this_run = con.sql(
             "select count(*), count(*) filter (where batch = ?) "
             "from read_parquet(?, hive_partitioning = true)",
-            params=[safe_name(run_id), str(folder / "*" / "*.parquet")],
+            params=[partition_name(run_id), str(folder / "*" / "*.parquet")],
         ).fetchall()[0]
     return {
         "model_version": version,

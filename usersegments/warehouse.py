@@ -5,6 +5,20 @@ from __future__ import annotations
 import pandas as pd
 
 from usersegments.config import Settings
+from usersegments.lake import SEGMENTATION, partition_name
+
+# The scoring DAG's table (lake/scores/user_interest_scores/scoring_run_id=<run>/).
+SCORE_COLUMNS = [
+    "user_key",
+    "predicted_interest",
+    "segment_id",
+    "distance_to_centroid",
+    "model_name",
+    "model_version",
+    "model_run_id",
+    "segmentation_run_id",
+    "scored_at",
+]
 
 
 def connect(settings: Settings):
@@ -24,10 +38,10 @@ def warehouse_location(settings: Settings) -> str:
     if settings.production:
         from usersegments.warehouse_load import WAREHOUSE_SCHEMA
 
-        env = settings.env()
+        server = settings.postgres
         return (
-            f"postgresql://{env['USERSEGMENTS_PG_HOST']}:{env['USERSEGMENTS_PG_PORT']}/"
-            f"{env['USERSEGMENTS_PG_DATABASE']} (schema {WAREHOUSE_SCHEMA})"
+            f"postgresql://{server.host}:{server.port}/{server.database} "
+            f"(schema {WAREHOUSE_SCHEMA})"
         )
     return str(settings.warehouse_path)
 
@@ -53,7 +67,7 @@ def read_table(settings: Settings, table: str) -> pd.DataFrame:
 def read_raw_reviews(settings: Settings) -> pd.DataFrame:
     import duckdb
 
-    pattern = settings.lake_dir / "raw" / "reviews" / "*.parquet"
+    pattern = settings.lake.raw_reviews()
     with duckdb.connect() as con:
         return con.sql(
             "select * from read_parquet(?, union_by_name = true)", params=[str(pattern)]
@@ -74,7 +88,7 @@ def read_review_embeddings(settings: Settings) -> pd.DataFrame:
     from usersegments.encoder import encoder_info
 
     version = encoder_info(settings)["model_version"]
-    vectors = settings.lake_dir / "embeddings" / "reviews" / f"model_version={version}"
+    vectors = settings.lake.review_vectors(version)
     with duckdb.connect() as con:
         return con.sql(
             """
@@ -97,20 +111,19 @@ def read_review_embeddings(settings: Settings) -> pd.DataFrame:
             group by reviews.review_key
             """,
             params=[
-                str(settings.lake_dir / "clean" / "reviews.parquet"),
+                str(settings.lake.clean("reviews")),
                 str(vectors / "*" / "*.parquet"),
             ],
         ).df()
 
 
 def read_segmentation(
-    settings: Settings, table: str, run_id: str, root: str = "segments"
+    settings: Settings, table: str, run_id: str, root: str = SEGMENTATION
 ) -> pd.DataFrame:
-    """One table of a segmentation run as the Spark job wrote it
-    (lake/<root>/<table>/run_id=<run>; root segments_eval: the evaluation's refit)."""
-    from usersegments.config import safe_name
-
-    folder = settings.lake_dir / root / table / f"run_id={safe_name(run_id)}"
+    """One table of a segmentation run as the Spark job wrote it (root
+    EVALUATION_SEGMENTATION: the evaluation's refit). One row per segment, or per user
+    for assignments and features: callers that need those at scale read them in Spark."""
+    folder = settings.lake.segmentation(table, run_id, root)
     if not folder.exists():
         raise FileNotFoundError(f"run {run_id} has no segmentation table {table!r} at {folder}")
     return pd.read_parquet(folder)
@@ -129,7 +142,7 @@ def read_segment_assignments(settings: Settings, run_id: str) -> pd.DataFrame:
     def read(table: str) -> pd.DataFrame:
         return read_segmentation(settings, table, run_id)
 
-    users = pd.read_parquet(settings.lake_dir / "clean" / "users.parquet", columns=["user_key"])
+    users = pd.read_parquet(settings.lake.clean("users"), columns=["user_key"])
     assignments = read("assignments")[["user_key", "segment_id", "distance_to_centroid"]]
     segments = read("segments")[["segment_id", "segment_name"]]
     run = read("runs").iloc[0]
@@ -153,8 +166,52 @@ def read_segment_assignments(settings: Settings, run_id: str) -> pd.DataFrame:
 
 def latest_segmentation_run(settings: Settings) -> str:
     """The id of the newest segmentation run in the lake."""
-    folder = settings.lake_dir / "segments" / "runs"
+    folder = settings.lake.segmentation("runs")
     if not folder.exists():
         raise FileNotFoundError(f"no segmentation run in {folder}: run the pipeline first")
     runs = pd.read_parquet(folder, columns=["run_id", "segmented_at"])
     return str(runs.sort_values(["segmented_at", "run_id"]).iloc[-1]["run_id"])
+
+
+def read_scores(settings: Settings) -> pd.DataFrame:
+    """Every scoring run's rows, with its scoring_run_id (from the partition folder)."""
+    batches = sorted(settings.lake.scores().glob("scoring_run_id=*/*.parquet"))
+    if not batches:
+        return pd.DataFrame(columns=[*SCORE_COLUMNS, "scoring_run_id"])
+    return pd.concat(
+        [pd.read_parquet(p).assign(scoring_run_id=p.parent.name.split("=", 1)[1]) for p in batches],
+        ignore_index=True,
+    )
+
+
+def read_scores_reconciliation(settings: Settings, scoring_run_id: str) -> pd.DataFrame:
+    """What the ``user_scores`` GX checkpoint validates: the newest segmentation run's
+    users joined (full outer) with every scoring run's rows. A user never scored has a
+    null prediction, one scored twice appears twice, a score of a user the run does not
+    know has is_current_user false; in_this_batch marks this scoring run's rows."""
+    run_id = latest_segmentation_run(settings)
+    users = read_segmentation(settings, "features", run_id)[["user_key"]]
+    users = users.assign(is_current_user=True)
+    scores = read_scores(settings)
+    this_batch = scores["scoring_run_id"] == partition_name(scoring_run_id)
+    scores["in_this_batch"] = this_batch.astype("int64")
+    frame = users.merge(scores, on="user_key", how="outer")
+    frame["is_current_user"] = frame["is_current_user"].eq(True)
+    frame["in_this_batch"] = frame["in_this_batch"].fillna(0).astype("int64")
+    return frame
+
+
+def read_recommendations_check(settings: Settings, run_id: str) -> pd.DataFrame:
+    """What GX checks before the recommendations are published: every published user
+    (left) with their top-N rows, each flagged if the user already reviewed the item
+    and whether the user got a list at all."""
+    recs = pd.read_parquet(settings.lake.recommendations("user_recommendations", run_id))
+    users = pd.read_parquet(settings.lake.clean("users"), columns=["user_key"])
+    seen = pd.read_parquet(settings.lake.clean("reviews"), columns=["user_key", "item_id"])
+    frame = users.assign(is_known_user=True).merge(recs, on="user_key", how="outer")
+    frame["is_known_user"] = frame["is_known_user"].eq(True)
+    frame["has_recommendations"] = frame["user_key"].isin(recs["user_key"])
+    seen = seen.drop_duplicates().assign(already_reviewed=True)
+    flagged = frame.merge(seen, on=["user_key", "item_id"], how="left")
+    flagged["already_reviewed"] = flagged["already_reviewed"].eq(True)
+    return flagged.sort_values(["user_key", "rank"]).reset_index(drop=True)

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from pathlib import Path
 
 import yaml
 
-from usersegments.config import Settings, load_pseudonym_key
-from usersegments.dbt_tasks import DBT_PROJECT_DIR, MANIFEST_PATH
+from usersegments.config import DBT_PROJECT_DIR, MANIFEST_PATH, Settings, load_pseudonym_key
+from usersegments.lake import write_parquet_atomically
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +59,15 @@ def connect(settings: Settings):
     """A psycopg2 connection to the warehouse database, search path on the dbt schema."""
     import psycopg2
 
+    server = settings.postgres
+    if server is None:
+        raise ValueError(f"profile {settings.profile}: no PostgreSQL warehouse is configured")
     return psycopg2.connect(
-        host=os.environ["USERSEGMENTS_PG_HOST"],
-        port=int(os.environ["USERSEGMENTS_PG_PORT"]),
-        user=os.environ["USERSEGMENTS_PG_USER"],
-        password=os.environ["USERSEGMENTS_PG_PASSWORD"],
-        dbname=os.environ["USERSEGMENTS_PG_DATABASE"],
+        host=server.host,
+        port=server.port,
+        user=server.user,
+        password=server.password,
+        dbname=server.database,
         options=f"-c search_path={WAREHOUSE_SCHEMA}",
         application_name="usersegments",
     )
@@ -122,7 +124,9 @@ def load_source(source: str, settings: Settings) -> dict[str, int]:
             excluded = EXCLUDED_COLUMNS.get((source, table), [])
             hashed = PSEUDONYMISED_COLUMNS.get((source, table), [])
             columns = [
-                (c, t) for c, t in zip(relation.columns, relation.types) if c not in excluded
+                (c, t)
+                for c, t in zip(relation.columns, relation.types, strict=True)
+                if c not in excluded
             ]
             select = ", ".join(
                 f'pseudonymize("{c}") as "{c}"' if c in hashed else f'"{c}"' for c, _ in columns
@@ -179,10 +183,7 @@ def export_marts(settings: Settings) -> dict[str, int]:
         )
         return {}
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    clean_dir = settings.lake_dir / "clean"
-    clean_dir.mkdir(parents=True, exist_ok=True)
     counts = {}
     with connect(settings) as warehouse, warehouse.cursor() as cursor:
         for model in exported_models():
@@ -204,12 +205,9 @@ def export_marts(settings: Settings) -> dict[str, int]:
                 },
                 schema=schema,
             )
-            target = clean_dir / f"{model}.parquet"
-            partial = target.with_suffix(".parquet.tmp")
-            pq.write_table(table, partial)
-            partial.replace(target)  # readers never see half a file
+            write_parquet_atomically(table, settings.lake.clean(model))
             counts[model] = table.num_rows
-    log.info("exported marts to %s: %s", clean_dir, counts)
+    log.info("exported marts to %s: %s", settings.lake.clean_dir, counts)
     return counts
 
 

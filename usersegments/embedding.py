@@ -1,0 +1,155 @@
+"""Review text embedded with Spark NLP (the work of spark_jobs/embed_reviews.py).
+
+The text of a review is ``"<summary>. <review text>"``, embedded with the encoder's
+Spark NLP model (mean-pooled, L2-normalised all-MiniLM-L6-v2). Text past the model's
+256 wordpieces ([CLS] and [SEP] included) is truncated, as sentence-transformers does:
+about the first 190 words of a review count.
+
+Writes
+- ``lake/embeddings/reviews/model_version=<v>/batch=<id>/``: review_key, user_key,
+  model_name, vector (384 floats). Incremental: reviews that this model version has
+  embedded in an earlier batch are skipped, so a rerun embeds nothing new; rerunning
+  one batch id overwrites that batch only (dynamic partition overwrite).
+- ``lake/embeddings/users/model_version=<v>/``: per user, the normalised mean of the
+  vectors of their currently published reviews.
+
+Cost: O(new reviews x tokens) for the encoder, O(reviews) for the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pyspark.ml import Pipeline
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from usersegments.encoder import read_manifest
+from usersegments.lake import Lake, partition_name
+from usersegments.vectors import published_review_vectors, user_text_vectors
+
+BATCH_SIZE = 16  # texts per ONNX call: 64 and 256 were slower on 2 cores
+
+
+def review_text() -> F.Column:
+    """The text embedded for a review: summary and body, either may be missing."""
+    return F.concat_ws(". ", F.col("summary"), F.col("review_text"))
+
+
+def embedding_pipeline(encoder_dir: Path, batch_size: int = BATCH_SIZE) -> Pipeline:
+    """text -> vectors: Spark NLP's document assembler, the imported encoder, a finisher."""
+    from sparknlp.annotator import BertSentenceEmbeddings
+    from sparknlp.base import DocumentAssembler, EmbeddingsFinisher
+
+    info = read_manifest(encoder_dir)
+    return Pipeline(
+        stages=[
+            DocumentAssembler().setInputCol("text").setOutputCol("document"),
+            BertSentenceEmbeddings.load(str(encoder_dir / info["sparknlp_dir"]))
+            .setInputCols(["document"])
+            .setOutputCol("sentence_embedding")
+            .setBatchSize(batch_size),
+            EmbeddingsFinisher()
+            .setInputCols(["sentence_embedding"])
+            .setOutputCols(["vectors"])
+            .setOutputAsVector(False),
+        ]
+    )
+
+
+def not_yet_embedded(
+    spark: SparkSession, lake: Lake, reviews: DataFrame, version: str, batch: str
+) -> DataFrame:
+    """The reviews with text that no other batch of this model version has embedded."""
+    todo = reviews.where(F.length("text") > 0)
+    if not lake.review_vectors(version).exists():
+        return todo
+    done = (
+        spark.read.parquet(str(lake.review_vectors()))
+        .where((F.col("model_version") == version) & (F.col("batch") != batch))
+        .select("review_key")
+    )
+    return todo.join(done, "review_key", "left_anti")
+
+
+def embed(
+    todo: DataFrame, encoder_dir: Path, info: dict, batch: str, partitions: int, batch_size: int
+) -> DataFrame:
+    """(review_key, user_key, model_name, vector, model_version, batch) of ``todo``."""
+    # one partition per core at least: a small input file is one partition, which
+    # would leave all but one core idle; Spark NLP pads each batch to its longest
+    # text, so texts of similar length are batched together
+    spread = todo.repartition(partitions).sortWithinPartitions(F.length("text"))
+    return (
+        embedding_pipeline(encoder_dir, batch_size)
+        .fit(spread)
+        .transform(spread)
+        .select(
+            "review_key",
+            "user_key",
+            F.lit(info["model_name"]).alias("model_name"),
+            F.col("vectors")[0].alias("vector"),
+            F.lit(info["model_version"]).alias("model_version"),
+            F.lit(batch).alias("batch"),
+        )
+    )
+
+
+def embed_reviews(
+    spark: SparkSession,
+    lake: Lake,
+    encoder_dir: Path,
+    batch_id: str,
+    batch_size: int = BATCH_SIZE,
+    partitions: int = 0,
+    limit: int = 0,
+) -> dict:
+    """Embed the published reviews no batch has embedded yet, then recompute every
+    user's vector; returns the report (reviews embedded and skipped, seconds)."""
+    started = time.perf_counter()
+    info = read_manifest(encoder_dir)
+    version, batch = info["model_version"], partition_name(batch_id)
+    reviews = spark.read.parquet(str(lake.clean("reviews"))).select(
+        "review_key", "user_key", review_text().alias("text")
+    )
+    if limit:
+        reviews = reviews.orderBy("review_key").limit(limit)
+    total = reviews.count()
+    without_text = total - reviews.where(F.length("text") > 0).count()
+    todo = not_yet_embedded(spark, lake, reviews, version, batch).cache()
+    to_embed = todo.count()
+    embed_seconds = 0.0
+    if to_embed:
+        embedded = embed(
+            todo,
+            encoder_dir,
+            info,
+            batch,
+            partitions or spark.sparkContext.defaultParallelism,
+            batch_size,
+        )
+        embed_started = time.perf_counter()
+        # dynamic: this batch's partition only, never earlier batches
+        embedded.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy(
+            "model_version", "batch"
+        ).parquet(str(lake.review_vectors()))
+        embed_seconds = time.perf_counter() - embed_started
+    # Users are recomputed whole: cheap, and right after reviews change or disappear.
+    users = user_text_vectors(published_review_vectors(spark, lake, version))
+    users.withColumn("model_version", F.lit(version)).write.mode("overwrite").option(
+        "partitionOverwriteMode", "dynamic"
+    ).partitionBy("model_version").parquet(str(lake.user_vectors()))
+    return {
+        "model_name": info["model_name"],
+        "model_version": version,
+        "batch": batch,
+        "reviews": total,
+        "embedded": to_embed,
+        "skipped_already_embedded": total - without_text - to_embed,
+        "skipped_without_text": without_text,
+        "users": spark.read.parquet(str(lake.user_vectors(version))).count(),
+        # embedding and writing the vectors, without session start and bookkeeping
+        "embed_seconds": round(embed_seconds, 2),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
