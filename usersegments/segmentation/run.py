@@ -1,0 +1,404 @@
+"""The two segmentation jobs end to end.
+
+``publish_segmentation``: fit the published run on every user (k chosen or forced),
+keep the previous run's segment ids, profile, name and explain the segments, and write
+the run's tables. ``refit_for_evaluation``: the recommender evaluation's replica of a
+published run, with its algorithm, k, weights and seed, on the evaluation split's
+training reviews only, its clusters matched to the published segment ids.
+
+Cost per run, n users and r reviews: the co-review graph is a self-join on shared items
+(Σ dᵢ² rows for item degrees dᵢ) and PageRank O(edges) per iteration; each k fit is
+O(n·k·d) per iteration; profiles, terms and examples are O(n + r). What reaches the
+driver: one row per segment, per segment and term, per k, and a sample of at most
+clustering.PCA_SAMPLE users for the principal axes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from usersegments.lake import EVALUATION_SEGMENTATION, Lake, partition_name
+from usersegments.segmentation import clustering, examples, profiles, tables, terms
+from usersegments.segmentation.features import (
+    Fusion,
+    fit_fusion,
+    fused_features,
+    mean_text_vector,
+    user_table,
+)
+from usersegments.segmentation.graph import co_review_graph
+from usersegments.segmentation.naming import segment_names
+from usersegments.segmentation.options import SegmentationOptions, min_segment_users
+from usersegments.segmentation.stable_ids import (
+    agreement,
+    match_segment_ids,
+    membership_contingency,
+)
+from usersegments.vectors import published_review_vectors
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The fused feature space of one set of inputs."""
+
+    table: DataFrame  # per user: raw columns, text vector, f_ inputs (cached)
+    fusion: Fusion
+    features: DataFrame  # per user: fused features and the reported columns (cached)
+    users: int
+    users_without_text: int
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """The chosen clustering: per-user predictions and one centroid per cluster."""
+
+    scores: list[dict]  # per candidate k
+    chosen: clustering.Candidate
+    min_segment_size: int
+    predictions: DataFrame  # features' columns and ``prediction`` (cached)
+    clusters: list[int]
+    centers: np.ndarray
+    sizes: np.ndarray
+
+    @property
+    def silhouette(self) -> float:
+        return next(s["silhouette"] for s in self.scores if s["k"] == self.chosen.k)
+
+
+def prepare(inputs: tables.Inputs, options: SegmentationOptions, partitions: int) -> Prepared:
+    """Graph features, the per-user table, the fitted fusion and the fused features."""
+    graph = co_review_graph(inputs.reviews, inputs.users, options.pagerank_iterations)
+    table = user_table(inputs.users, graph, inputs.text, mean_text_vector(inputs.text)).cache()
+    fusion = fit_fusion(table, options.weights)
+    features = fused_features(fusion, table, partitions).cache()
+    return Prepared(
+        table=table,
+        fusion=fusion,
+        features=features,
+        users=features.count(),
+        users_without_text=inputs.users.join(inputs.text, "user_key", "left_anti").count(),
+    )
+
+
+def cluster(prepared: Prepared, options: SegmentationOptions) -> Clustering:
+    """Fit every candidate k, choose one, and the chosen clusters' centroids."""
+    frame, column = clustering.fit_space(prepared.features, options)
+    if frame is not prepared.features:
+        frame = frame.cache()
+    models, scores = clustering.fit_candidates(
+        frame, column, options.candidate_ks(prepared.users), options
+    )
+    min_size = min_segment_users(options.min_segment_share, prepared.users)
+    candidates = [
+        clustering.Candidate(s["k"], s["silhouette"], s["cost"], s["min_size"]) for s in scores
+    ]
+    chosen = clustering.choose_k(candidates, min_size)
+    predictions = (
+        models[chosen.k].transform(frame).select(*prepared.features.columns, "prediction").cache()
+    )
+    clusters, centers, sizes = clustering.cluster_centroids(predictions)
+    return Clustering(scores, chosen, min_size, predictions, clusters, centers, sizes)
+
+
+def segment_id_map(spark: SparkSession, clusters: list[int], segment_ids: list[int]) -> DataFrame:
+    return spark.createDataFrame(
+        list(zip(clusters, segment_ids, strict=True)), "prediction int, segment_id int"
+    )
+
+
+def assign(
+    spark: SparkSession, prepared: Prepared, fit: Clustering, segment_ids: list[int]
+) -> DataFrame:
+    """Per user: segment id, distance to its centroid, the 2-D projection, and the
+    reported columns (cached)."""
+    centroid_rows = centroid_table(spark, fit, segment_ids)
+    mean, axes = clustering.principal_axes(prepared.features, 2)
+    projected = clustering.project(fit.predictions, mean, axes, "projection_")
+    joined = projected.join(
+        F.broadcast(segment_id_map(spark, fit.clusters, segment_ids)), "prediction"
+    ).join(F.broadcast(centroid_rows), "segment_id")
+    return clustering.distance_to_centroid(joined).drop("centroid").cache()
+
+
+def centroid_table(spark: SparkSession, fit: Clustering, segment_ids: list[int]) -> DataFrame:
+    return spark.createDataFrame(
+        [(segment_ids[c], fit.centers[c].tolist()) for c in range(len(segment_ids))],
+        "segment_id int, centroid array<double>",
+    )
+
+
+def describe(
+    spark: SparkSession,
+    lake: Lake,
+    inputs: tables.Inputs,
+    assigned: DataFrame,
+    embedding_version: str,
+    options: SegmentationOptions,
+) -> dict:
+    """Profiles, terms, representative reviews, and each segment's category, traits,
+    terms and name."""
+    memberships = assigned.select("user_key", "segment_id")
+    profile = pd.concat(
+        [profiles.profile_table(assigned), profiles.category_mix(inputs.reviews, memberships)],
+        ignore_index=True,
+    )
+    distinctive = terms.class_tfidf(
+        terms.term_counts(inputs.reviews, memberships).toPandas(), options.top_terms
+    )
+    vectors = published_review_vectors(spark, lake, embedding_version)
+    nearest = examples.representative_reviews(vectors, assigned, options.examples)
+    categories = profiles.top_categories(profile)
+    traits = profiles.segment_traits(profile)
+    words = terms.top_terms(distinctive)
+    return {
+        "profiles": profile,
+        "terms": distinctive,
+        "examples": nearest,
+        "categories": categories,
+        "traits": traits,
+        "top_terms": words,
+        "names": segment_names(categories, traits, words),
+    }
+
+
+def segments_table(
+    fit: Clustering, segment_ids: list[int], distances: list, described: dict
+) -> pd.DataFrame:
+    users = int(fit.sizes.sum())
+    rows = []
+    for c, segment in enumerate(segment_ids):
+        category, share = described["categories"][segment]
+        rows.append(
+            {
+                "segment_id": segment,
+                "segment_name": described["names"][segment],
+                "user_count": int(fit.sizes[c]),
+                "user_share": float(fit.sizes[c]) / users,
+                "top_category": category,
+                "top_category_share": share,
+                "traits": ", ".join(described["traits"].get(segment, [])),
+                "top_terms": ", ".join(described["top_terms"].get(segment, [])),
+                "previous_match_distance": distances[c],
+            }
+        )
+    return pd.DataFrame(rows).sort_values("segment_id")
+
+
+def selection_table(fit: Clustering, options: SegmentationOptions) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "algorithm": options.algorithm,
+                "k": s["k"],
+                "silhouette": s["silhouette"],
+                "cost": s["cost"],
+                "smallest_segment": s["min_size"],
+                "is_chosen": s["k"] == fit.chosen.k,
+            }
+            for s in fit.scores
+        ]
+    )
+
+
+class Stopwatch:
+    """Seconds per phase of a job, for its report (where a run's time goes)."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.perf_counter()
+        self.phases: dict[str, float] = {}
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.phases[phase] = round(now - self.last, 1)
+        self.last = now
+
+    def report(self) -> dict:
+        return {
+            "seconds": round(time.perf_counter() - self.started, 1),
+            "phase_seconds": self.phases,
+        }
+
+
+def stability(
+    spark: SparkSession, lake: Lake, previous: dict | None, assignments: DataFrame
+) -> dict:
+    """How this run's memberships compare with the previous run's, on shared users."""
+    if not previous:
+        return {"shared_users": 0, "ari_previous": None, "unchanged_id_share": None}
+    earlier = tables.run_table(spark, lake, "assignments", previous["run_id"])
+    ari, shared, unchanged = agreement(membership_contingency(earlier, assignments))
+    return {"shared_users": shared, "ari_previous": ari, "unchanged_id_share": unchanged}
+
+
+def run_record(
+    options: SegmentationOptions,
+    prepared: Prepared,
+    fit: Clustering,
+    embedding_version: str,
+    fingerprint: str,
+    previous: dict | None,
+    agreement_with_previous: dict,
+) -> dict:
+    """The run's row of the ``runs`` table."""
+    return {
+        "algorithm": options.algorithm,
+        "k": fit.chosen.k,
+        "k_selection": "forced" if options.k else "silhouette",
+        "k_min": fit.scores[0]["k"],
+        "k_max": fit.scores[-1]["k"],
+        "silhouette": fit.silhouette,
+        "cost": fit.chosen.cost,
+        "users": prepared.users,
+        "users_without_text": prepared.users_without_text,
+        "feature_weights": json.dumps(options.weights, sort_keys=True),
+        "feature_dims": json.dumps(prepared.fusion.dims, sort_keys=True),
+        "embedding_model_version": embedding_version,
+        "seed": options.seed,
+        "min_segment_share": options.min_segment_share,
+        "min_segment_size": fit.min_segment_size,
+        "input_fingerprint": fingerprint,
+        "previous_run_id": previous["run_id"] if previous else None,
+        "previous_input_fingerprint": previous["input_fingerprint"] if previous else None,
+        **agreement_with_previous,
+        "segmented_at": datetime.now(UTC).replace(tzinfo=None),
+    }
+
+
+def write_segmentation(
+    spark: SparkSession, lake: Lake, run_id: str, frames: dict, fusion: Fusion
+) -> None:
+    """Every table of the run (pandas ones in their declared schema), and the fitted
+    fusion pipeline, under this run's partition."""
+    for name, frame in frames.items():
+        if isinstance(frame, pd.DataFrame):
+            frame = tables.driver_frame(spark, name, frame)
+        tables.write_run_table(frame, lake, name, run_id)
+    fusion.model.write().overwrite().save(str(lake.segmentation("feature_pipeline", run_id)))
+
+
+def publish_segmentation(
+    spark: SparkSession,
+    lake: Lake,
+    run_id: str,
+    embedding_version: str,
+    options: SegmentationOptions,
+) -> dict:
+    """Segment every published user and write the run (see the module doc)."""
+    clock = Stopwatch()
+    inputs = tables.published_inputs(spark, lake, embedding_version)
+    prepared = prepare(inputs, options, options.partitions or spark.sparkContext.defaultParallelism)
+    clock.lap("features")
+    fit = cluster(prepared, options)
+    clock.lap("clustering")
+    previous = tables.previous_run(spark, lake, run_id)
+    previous_centroids = tables.centroids(spark, lake, previous["run_id"]) if previous else None
+    segment_ids, distances = match_segment_ids(fit.centers, fit.sizes, previous_centroids)
+    assigned = assign(spark, prepared, fit, segment_ids)
+    assignments = assigned.select(
+        "user_key",
+        "segment_id",
+        "distance_to_centroid",
+        F.col("projection_0").alias("projection_x"),
+        F.col("projection_1").alias("projection_y"),
+    )
+    moved = stability(spark, lake, previous, assignments)
+    clock.lap("assignment")
+    described = describe(spark, lake, inputs, assigned, embedding_version, options)
+    clock.lap("description")
+    fingerprint = tables.input_fingerprint(spark, lake, inputs, prepared.table)
+    run = run_record(options, prepared, fit, embedding_version, fingerprint, previous, moved)
+    segments = segments_table(fit, segment_ids, distances, described)
+    selection = selection_table(fit, options)
+    examples_columns = ["segment_id", "example_rank", "review_key", "similarity"]
+    frames = {
+        "assignments": assignments.orderBy("user_key"),
+        "segments": segments,
+        "profiles": described["profiles"],
+        "terms": described["terms"],
+        "examples": described["examples"].select(*examples_columns),
+        "model_selection": selection,
+        "centroids": centroid_table(spark, fit, segment_ids),
+        "runs": pd.DataFrame([run]),
+        "features": named_features(prepared),
+    }
+    write_segmentation(spark, lake, run_id, frames, prepared.fusion)
+    clock.lap("writing")
+    return {
+        **{k: v for k, v in run.items() if k != "segmented_at"},
+        "run_id": partition_name(run_id),
+        "segments": segments[["segment_id", "segment_name", "user_count"]].to_dict("records"),
+        "model_selection": selection.to_dict("records"),
+        **clock.report(),
+    }
+
+
+def named_features(prepared: Prepared) -> DataFrame:
+    """Every user's fused vector, one named column per dimension (the interest
+    classifier's input), ordered by user."""
+    from pyspark.ml.functions import vector_to_array
+
+    vector = vector_to_array("features")
+    columns = [vector[i].alias(name) for i, name in enumerate(prepared.fusion.feature_names)]
+    return prepared.features.select("user_key", *columns).orderBy("user_key")
+
+
+def refit_for_evaluation(
+    spark: SparkSession,
+    lake: Lake,
+    run_id: str,
+    embedding_version: str,
+    partitions: int = 0,
+    iterations: SegmentationOptions | None = None,
+) -> dict:
+    """The evaluation's replica of published run ``run_id`` (see the module doc);
+    ``iterations``: where its PageRank and clustering iteration counts come from."""
+    clock = Stopwatch()
+    published = tables.published_run(spark, lake, run_id)
+    # the published run's settings, so the evaluation measures the same recommender
+    options = replace(
+        iterations or SegmentationOptions(),
+        algorithm=published["algorithm"],
+        k=published["k"],
+        seed=published["seed"],
+        weights=json.loads(published["feature_weights"]),
+    )
+    inputs = tables.evaluation_inputs(spark, lake, embedding_version)
+    prepared = prepare(inputs, options, partitions or spark.sparkContext.defaultParallelism)
+    clock.lap("features")
+    fit = cluster(prepared, options)
+    clock.lap("clustering")
+    segment_ids, _ = match_segment_ids(
+        fit.centers, fit.sizes, tables.centroids(spark, lake, run_id)
+    )
+    assignments = fit.predictions.join(
+        F.broadcast(segment_id_map(spark, fit.clusters, segment_ids)), "prediction"
+    ).select("user_key", "segment_id")
+    published_assignments = tables.run_table(spark, lake, "assignments", run_id)
+    ari, shared_users, unchanged = agreement(
+        membership_contingency(published_assignments, assignments)
+    )
+    run = {
+        "algorithm": options.algorithm,
+        "k": options.k,
+        "seed": options.seed,
+        "users": prepared.users,
+        "silhouette": fit.silhouette,
+        "shared_users": shared_users,
+        "ari_published": ari,
+        "unchanged_id_share": unchanged,
+    }
+    tables.write_run_table(
+        assignments.orderBy("user_key"), lake, "assignments", run_id, EVALUATION_SEGMENTATION
+    )
+    runs = tables.driver_frame(spark, "evaluation_runs", pd.DataFrame([run]))
+    tables.write_run_table(runs, lake, "runs", run_id, EVALUATION_SEGMENTATION)
+    clock.lap("matching and writing")
+    return {**run, "run_id": partition_name(run_id), "evaluation": True, **clock.report()}
