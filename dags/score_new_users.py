@@ -14,11 +14,13 @@ wrote the users it read minus those already scored) → dbt `scoring` → publis
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import dag, task
-from cosmos import DbtTaskGroup
+from airflow.sdk import chain, dag, task
 
-from usersegments.assets import SETTINGS, USER_INTEREST_SCORES, USER_SEGMENTS
-from usersegments.dbt_tasks import task_group_args
+from orchestration.assets import USER_INTEREST_SCORES, USER_SEGMENTS
+from orchestration.tasks import dbt_group
+from usersegments.config import Settings
+
+SETTINGS = Settings.from_env()
 
 
 @dag(
@@ -41,20 +43,16 @@ def score_new_users():
         from ml.scoring import score_new_users as score
 
         try:
-            report = score(SETTINGS, run_id)
+            return score(SETTINGS, run_id)
         except ChampionMissing as reason:
             raise AirflowSkipException(str(reason)) from None
-        print(report)
-        return report
 
     @task
     def validate_user_scores(report: dict, run_id=None) -> dict:
         from usersegments.quality import run_checkpoint
 
-        expected = report["users_read"] - report["already_scored"]
-        return run_checkpoint(
-            "user_scores", SETTINGS, run_id, parameters={"expected_new_scores": expected}
-        )
+        expected = {"expected_new_scores": report["users_read"] - report["already_scored"]}
+        return run_checkpoint("user_scores", SETTINGS, run_id, parameters=expected)
 
     @task
     def load_scores() -> dict:
@@ -69,8 +67,7 @@ def score_new_users():
 
     report = score_users()
     check = validate_user_scores(report)
-    dbt_scoring = DbtTaskGroup(group_id="dbt_scoring", **task_group_args("tag:scoring", SETTINGS))
-    check >> load_scores() >> dbt_scoring >> publish(report, check)
+    chain(check, load_scores(), dbt_group("scoring", SETTINGS), publish(report, check))
 
 
 score_new_users()

@@ -1,0 +1,113 @@
+"""The pipeline DAG's trigger form: its Params, grouped by section.
+
+Enum values and defaults come from the code that uses them (the segmentation's
+options, the recommender's config, the promotion gate's policy), so the form cannot
+drift from what the tasks do.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param
+
+from ml.config import GatePolicy, RecommenderConfig
+from usersegments.segmentation.options import ALGORITHMS, DEFAULT_WEIGHTS, SegmentationOptions
+
+SEGMENTATION = SegmentationOptions()
+RECOMMENDER = RecommenderConfig()
+GATE = GatePolicy()
+
+INPUTS = "Inputs"
+SEGMENTATION_SECTION = "Segmentation"
+RECOMMENDATIONS = "Recommendations"
+PROMOTION = "Promotion gate"
+
+PIPELINE_PARAMS = {
+    "source_files": Param(
+        [],
+        type="array",
+        items={"type": "string"},
+        title="Source files",
+        description="File names in the source folder to ingest; empty for all of them.",
+        section=INPUTS,
+    ),
+    "strict_expectations": Param(
+        False,
+        type="boolean",
+        title="Strict expectations",
+        description="Stop the run on soft (warning) expectation failures too.",
+        section=INPUTS,
+    ),
+    "segmentation_algorithm": Param(
+        SEGMENTATION.algorithm,
+        type="string",
+        enum=list(ALGORITHMS),
+        title="Segmentation algorithm",
+        description="Spark MLlib clustering of the fused user features.",
+        section=SEGMENTATION_SECTION,
+    ),
+    "segment_count": Param(
+        None,
+        type=["null", "integer"],
+        minimum=2,
+        title="Number of segments",
+        description=(
+            f"Force k; leave empty to choose it by silhouette over "
+            f"k = {SEGMENTATION.k_min}..{SEGMENTATION.k_max}."
+        ),
+        section=SEGMENTATION_SECTION,
+    ),
+    "min_segment_share": Param(
+        SEGMENTATION.min_segment_share,
+        type="number",
+        minimum=0,
+        maximum=0.5,
+        title="Smallest segment (share of users)",
+        description="k with a smaller segment is not chosen; a run with one fails its expectations.",
+        section=SEGMENTATION_SECTION,
+    ),
+    "feature_weights": Param(
+        dict(DEFAULT_WEIGHTS),
+        type="object",
+        title="Feature group weights",
+        description="Weight of each feature group in the fused features (0 leaves it out).",
+        section=SEGMENTATION_SECTION,
+    ),
+    "recommendation_count": Param(
+        RECOMMENDER.top_n,
+        type="integer",
+        minimum=1,
+        maximum=100,
+        title="Recommendations per user",
+        description="Length of each user's top-N list; the offline metrics are @N.",
+        section=RECOMMENDATIONS,
+    ),
+    "recency_half_life_days": Param(
+        RECOMMENDER.half_life_days,
+        type="number",
+        exclusiveMinimum=0,
+        title="Recency half-life (days)",
+        description="A review's weight in its segment's item ranking halves every this many days.",
+        section=RECOMMENDATIONS,
+    ),
+    "promotion_margin": Param(
+        GATE.margin,
+        type="number",
+        minimum=0,
+        maximum=1,
+        title="Promotion margin (macro F1)",
+        description=(
+            "The challenger becomes champion only if its held-out macro F1 beats the "
+            "champion's by this much."
+        ),
+        section=PROMOTION,
+    ),
+    "class_f1_floor": Param(
+        GATE.class_f1_floor,
+        type="number",
+        minimum=0,
+        maximum=1,
+        title="Per-class F1 floor",
+        description="No challenger with a class below this held-out F1 becomes champion.",
+        section=PROMOTION,
+    ),
+}
