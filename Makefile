@@ -12,12 +12,14 @@ export USERSEGMENTS_JARS_DIR ?= $(CURDIR)/var/jars
 AIRFLOW := $(PY) -m usersegments.airflow_cli
 DAG_ID := user_segments_pipeline
 
-.PHONY: help setup install jars encoder manifest key airflow-db postgres demo test bench bench-embedding bench-segmentation up mlflow-ui promote rollback model-history lock clean
+.PHONY: help setup install jars encoder manifest key airflow-db postgres demo test test-unit test-e2e lint format bench bench-embedding bench-segmentation up mlflow-ui promote rollback model-history lock clean
 
 help:
 	@echo "make setup   install everything pinned (Python env, JVM jars, dbt manifest, Airflow DB)"
 	@echo "make demo    run the whole pipeline DAG on the bundled real data and print its summary"
-	@echo "make test    run the tests"
+	@echo "make test    run all the tests (unit, then end to end on the real data)"
+	@echo "make test-unit   the unit tests only: no pipeline run, about a minute"
+	@echo "make lint    ruff (Python) and sqlfluff (dbt SQL) checks; make format fixes what they can"
 	@echo "make up      Airflow UI on http://127.0.0.1:8080 (login: admin, password printed)"
 	@echo "make mlflow-ui                MLflow UI on http://127.0.0.1:5000 (runs, models, registry)"
 	@echo "make promote VERSION=N        make version N of the interest classifier the champion"
@@ -64,13 +66,30 @@ key: install
 airflow-db: install
 	$(AIRFLOW) db migrate > /dev/null
 
-demo:
+# key and airflow-db are no-ops once done: a new USERSEGMENTS_DATA_DIR gets its own
+demo: key airflow-db
 	$(AIRFLOW) dags test $(DAG_ID)
 	$(PY) -m usersegments.summary
 	$(AIRFLOW) dags test score_new_users
 
 test:
-	$(PY) -m pytest
+	$(PY) -m pytest tests/unit tests/e2e
+
+test-unit:
+	$(PY) -m pytest tests/unit
+
+test-e2e:
+	$(PY) -m pytest tests/e2e
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	cd dbt_project && ../$(VENV)/bin/sqlfluff lint models macros seeds tests
+
+format:
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+	cd dbt_project && ../$(VENV)/bin/sqlfluff fix models macros seeds tests
 
 bench: bench-embedding bench-segmentation
 

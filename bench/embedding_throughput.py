@@ -27,10 +27,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from usersegments.config import Settings
+from usersegments.embedding import BATCH_SIZE
 from usersegments.encoder import MAX_TOKENS, encoder_dir, encoder_info, weights_dir
+from usersegments.lake import Lake
 from usersegments.spark import SPARK_JOBS_DIR, spark_env, submit_command
-
-BATCH_SIZE = 16
 
 
 def real_reviews(source_dir: Path, count: int) -> list[tuple[str, str]]:
@@ -82,14 +82,20 @@ def bench_onnxruntime(texts: list[str], onnx_path: Path, tokenizer) -> float:
             max_length=MAX_TOKENS,
             return_tensors="np",
         )
-        session.run(None, {k: batch[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")})
+        session.run(
+            None,
+            {
+                k: batch[k].astype(np.int64)
+                for k in ("input_ids", "attention_mask", "token_type_ids")
+            },
+        )
     return time.perf_counter() - started
 
 
 def bench_spark_nlp(reviews: list[tuple[str, str]], settings: Settings) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        lake = Path(tmp) / "lake"
-        (lake / "clean").mkdir(parents=True)
+        lake = Lake(Path(tmp) / "lake")
+        lake.clean_dir.mkdir(parents=True)
         table = pa.table(
             {
                 "review_key": [k for k, _ in reviews],
@@ -98,16 +104,28 @@ def bench_spark_nlp(reviews: list[tuple[str, str]], settings: Settings) -> dict:
                 "review_text": [t for _, t in reviews],
             }
         )
-        pq.write_table(table, lake / "clean" / "reviews.parquet")
+        pq.write_table(table, lake.clean("reviews"))
         report = Path(tmp) / "report.json"
         command = submit_command(
             SPARK_JOBS_DIR / "embed_reviews.py",
-            ["--lake-dir", str(lake), "--encoder-dir", str(encoder_dir(settings)),
-             "--batch-id", "bench", "--batch-size", str(BATCH_SIZE), "--report", str(report)],
+            [
+                "--lake-dir",
+                str(lake.root),
+                "--encoder-dir",
+                str(encoder_dir(settings)),
+                "--batch-id",
+                "bench",
+                "--batch-size",
+                str(BATCH_SIZE),
+                "--report",
+                str(report),
+            ],
             settings,
-        )  # fmt: skip
+        )
         started = time.perf_counter()
-        run = subprocess.run(command, env={**os.environ, **spark_env()}, capture_output=True, text=True)
+        run = subprocess.run(
+            command, env={**os.environ, **spark_env()}, capture_output=True, text=True
+        )
         if run.returncode:
             sys.exit(f"spark-submit failed:\n{run.stderr[-5000:]}")
         wall = time.perf_counter() - started
@@ -129,23 +147,32 @@ def main(argv: list[str] | None = None) -> int:
 
     tokenizer = AutoTokenizer.from_pretrained(str(weights_dir()))
     tokens = token_count(tokenizer, texts)
-    print(f"{len(texts)} real reviews, {tokens} tokens (truncated at {MAX_TOKENS}), "
-          f"{os.cpu_count()} cores, batch size {BATCH_SIZE}", flush=True)  # fmt: skip
+    print(
+        f"{len(texts)} real reviews, {tokens} tokens (truncated at {MAX_TOKENS}), "
+        f"{os.cpu_count()} cores, batch size {BATCH_SIZE}",
+        flush=True,
+    )
 
     spark = bench_spark_nlp(reviews, settings)
     assert spark["embedded"] == len(texts), spark
     seconds = {
-        "onnxruntime (baseline)": bench_onnxruntime(texts, encoder_dir(settings) / info["onnx_path"], tokenizer),
+        "onnxruntime (baseline)": bench_onnxruntime(
+            texts, encoder_dir(settings) / info["onnx_path"], tokenizer
+        ),
         "sentence-transformers": bench_sentence_transformers(texts),
         "spark-nlp job": spark["embed_seconds"],
-    }  # fmt: skip
+    }
     baseline = seconds["onnxruntime (baseline)"]
     print(f"{'engine':<24}{'seconds':>9}{'reviews/s':>11}{'tokens/s':>11}{'x onnxruntime':>15}")
     for name, secs in seconds.items():
-        print(f"{name:<24}{secs:>9.1f}{len(texts) / secs:>11.1f}{tokens / secs:>11.0f}{baseline / secs:>15.2f}")
-    print(f"spark-nlp job end to end (spark-submit, JVM and session start included): "
-          f"{spark['wall_seconds']:.1f} s; start-up and bookkeeping "
-          f"{spark['wall_seconds'] - spark['embed_seconds']:.1f} s")  # fmt: skip
+        print(
+            f"{name:<24}{secs:>9.1f}{len(texts) / secs:>11.1f}{tokens / secs:>11.0f}{baseline / secs:>15.2f}"
+        )
+    print(
+        f"spark-nlp job end to end (spark-submit, JVM and session start included): "
+        f"{spark['wall_seconds']:.1f} s; start-up and bookkeeping "
+        f"{spark['wall_seconds'] - spark['embed_seconds']:.1f} s"
+    )
     return 0
 
 

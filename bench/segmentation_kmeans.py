@@ -9,8 +9,8 @@ scikit-learn is the named baseline: it is what the segmentation would be without
 (one process, the matrix in memory), so the ratio says what MLlib costs or saves on this
 data. Ratio = MLlib fit seconds / scikit-learn fit seconds: > 1 means MLlib is slower.
 
-The matrix is the job's own: user_table() and feature_pipeline() of segment_users.py on the
-lake (behaviour, text and graph groups, weight 1 each). Scales: 1 = the real users; N = every
+The matrix is the job's own: usersegments.segmentation.run.prepare() on the lake's published
+inputs (behaviour, text and graph groups, weight 1 each). Scales: 1 = the real users; N = every
 user N times (Spark: cross join with range(N), repartitioned; numpy: np.tile). Only fit()
 is timed (init included); building, caching and collecting the matrix are not. Each engine
 gets one untimed warm-up fit (JIT, thread pools) on the real matrix first.
@@ -25,22 +25,21 @@ The engines stop after different numbers of iterations and their inits differ, s
 reach different local optima: s/iter and the per-iteration ratio compare the work rate.
 
 Usage: python bench/segmentation_kmeans.py [--k 6] [--max-iter 40] [--scales 1,100]
+(needs a pipeline run's lake: `make demo`, or USERSEGMENTS_DATA_DIR of one)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 import time
-from pathlib import Path
+from dataclasses import replace
 
 import numpy as np
 
-from usersegments.config import PROJECT_DIR, Settings
-from usersegments.encoder import encoder_dir
+from usersegments.config import Settings
 
 WEIGHTS = {"behaviour": 1.0, "text": 1.0, "graph": 1.0}
 SEED = 42
@@ -54,6 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-iter", type=int, default=40)
     parser.add_argument("--tol", type=float, default=1e-4, help="MLlib's tolerance (its default)")
     parser.add_argument("--scales", default="1,100", help="comma-separated replication factors")
+    parser.add_argument("--driver-memory", default="10g", help="Spark driver memory")
     args = parser.parse_args(argv)
     args.scales = [int(s) for s in args.scales.split(",") if s.strip()]
     if args.k < 2 or not args.scales or min(args.scales) < 1:
@@ -63,24 +63,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def base_features(spark, settings: Settings):
     """The job's fused feature vectors of the real users, cached in the job's order."""
-    from pyspark.sql import functions as F
+    from usersegments.encoder import encoder_info
+    from usersegments.segmentation.options import SegmentationOptions
+    from usersegments.segmentation.run import prepare
+    from usersegments.segmentation.tables import published_inputs
 
-    sys.path.insert(0, str(PROJECT_DIR / "spark_jobs"))
-    import segment_users as job
-
-    info = json.loads((encoder_dir(settings) / "encoder.json").read_text())
-    table, _, _ = job.user_table(spark, settings.lake_dir, info["model_version"], F, PAGERANK_ITERATIONS)
-    pipeline, dims, _ = job.feature_pipeline(table, WEIGHTS)
-    partitions = spark.sparkContext.defaultParallelism
-    features = (
-        pipeline.transform(table)
-        .select("user_key", "features")
-        .repartition(partitions, "user_key")
-        .sortWithinPartitions("user_key")
-        .cache()
-    )
-    features.count()
-    return features, dims
+    version = encoder_info(settings)["model_version"]
+    options = SegmentationOptions(weights=WEIGHTS, pagerank_iterations=PAGERANK_ITERATIONS)
+    inputs = published_inputs(spark, settings.lake, version)
+    prepared = prepare(inputs, options, spark.sparkContext.defaultParallelism)
+    return prepared.features.select("user_key", "features").cache(), prepared.fusion.dims
 
 
 def to_numpy(features) -> np.ndarray:
@@ -123,9 +115,14 @@ def fit_sklearn(matrix: np.ndarray, k: int, max_iter: int, tol: float) -> dict:
     # MLlib's absolute threshold (tol^2 on a centre's squared shift) in sklearn's units
     relative_tol = tol**2 / float(matrix.var(axis=0).mean())
     estimator = KMeans(
-        n_clusters=k, init="k-means++", n_init=1, max_iter=max_iter, tol=relative_tol,
-        random_state=SEED, algorithm="lloyd",
-    )  # fmt: skip
+        n_clusters=k,
+        init="k-means++",
+        n_init=1,
+        max_iter=max_iter,
+        tol=relative_tol,
+        random_state=SEED,
+        algorithm="lloyd",
+    )
     started = time.perf_counter()
     estimator.fit(matrix)
     seconds = time.perf_counter() - started
@@ -168,30 +165,38 @@ def ratio(mllib: dict, baseline: dict) -> tuple[float, float]:
 
 
 def print_table(rows: list[tuple[int, int, str, dict]]) -> None:
-    print(f"{'scale':>6}{'rows':>9}  {'engine':<14}{'fit s':>8}{'iters':>7}{'s/iter':>8}"
-          f"{'reported cost':>15}{'cost (numpy)':>14}{'cost/row':>10}")  # fmt: skip
+    print(
+        f"{'scale':>6}{'rows':>9}  {'engine':<14}{'fit s':>8}{'iters':>7}{'s/iter':>8}"
+        f"{'reported cost':>15}{'cost (numpy)':>14}{'cost/row':>10}"
+    )
     for times, count, engine, r in rows:
-        print(f"{times:>5}x{count:>9}  {engine:<14}{r['seconds']:>8.2f}{r['iterations']:>7}"
-              f"{r['seconds'] / r['iterations']:>8.3f}"
-              f"{r['reported_cost']:>15.1f}{r['cost']:>14.1f}{r['cost'] / count:>10.4f}")  # fmt: skip
+        print(
+            f"{times:>5}x{count:>9}  {engine:<14}{r['seconds']:>8.2f}{r['iterations']:>7}"
+            f"{r['seconds'] / r['iterations']:>8.3f}"
+            f"{r['reported_cost']:>15.1f}{r['cost']:>14.1f}{r['cost'] / count:>10.4f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    os.environ.setdefault("USERSEGMENTS_SPARK_DRIVER_MEMORY", "10g")  # the 100x matrix is ~1.2 GB
     started = time.perf_counter()
     from usersegments.spark import spark_session
 
     settings = Settings.from_env()
-    spark = spark_session("bench_segmentation")
+    # the 100x matrix is ~1.2 GB
+    settings = replace(settings, spark=replace(settings.spark, driver_memory=args.driver_memory))
+    spark = spark_session("bench_segmentation", settings, jars=False)
     spark.sparkContext.setLogLevel("WARN")
     with tempfile.TemporaryDirectory() as checkpoints:
         spark.sparkContext.setCheckpointDir(checkpoints)
         features, dims = base_features(spark, settings)
         matrix = to_numpy(features)
-        print(f"{matrix.shape[0]} users x {matrix.shape[1]} features {dims}, k={args.k}, "
-              f"max_iter={args.max_iter}, tol={args.tol:g}, seed={SEED}, {os.cpu_count()} cores, "
-              f"Spark {spark.version} {spark.sparkContext.master}", flush=True)  # fmt: skip
+        print(
+            f"{matrix.shape[0]} users x {matrix.shape[1]} features {dims}, k={args.k}, "
+            f"max_iter={args.max_iter}, tol={args.tol:g}, seed={SEED}, {os.cpu_count()} cores, "
+            f"Spark {spark.version} {spark.sparkContext.master}",
+            flush=True,
+        )
         fit_sklearn(matrix, args.k, 2, args.tol)  # warm-ups, untimed
         fit_mllib(features, args.k, 2, args.tol)
 
@@ -206,9 +211,13 @@ def main(argv: list[str] | None = None) -> int:
 
     print_table(rows)
     for times, wall, per_iteration in ratios:
-        print(f"{times}x: MLlib vs {BASELINE}: {wall:.2f} x fit wall time, "
-              f"{per_iteration:.2f} x per iteration (> 1 = MLlib slower)")  # fmt: skip
-    print(f"total wall time (session, features, warm-ups, all fits): {time.perf_counter() - started:.0f} s")
+        print(
+            f"{times}x: MLlib vs {BASELINE}: {wall:.2f} x fit wall time, "
+            f"{per_iteration:.2f} x per iteration (> 1 = MLlib slower)"
+        )
+    print(
+        f"total wall time (session, features, warm-ups, all fits): {time.perf_counter() - started:.0f} s"
+    )
     return 0
 
 

@@ -18,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from usersegments.airflow_cli import SPARK_CONN_ID, spark_connection
 from usersegments.config import PROJECT_DIR
 from usersegments.spark import spark_env
 
@@ -47,10 +48,9 @@ def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float
             raise AssertionError(
                 f"{url}: server exited with {process.returncode}:\n{log.read_text()[-3000:]}"
             )
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as response:
+            if response.status == 200:
+                return
         time.sleep(1)
     raise AssertionError(f"{url} not healthy after {timeout}s:\n{log.read_text()[-3000:]}")
 
@@ -77,9 +77,23 @@ class Postgres:
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run SQL as the cluster's superuser (peer authentication over the socket)."""
         return _as_postgres(
-            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(self.data_dir), "-p", str(self.port),
-             "-d", database, "-tA", "-c", sql]
-        )  # fmt: skip
+            [
+                "psql",
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                str(self.data_dir),
+                "-p",
+                str(self.port),
+                "-d",
+                database,
+                "-tA",
+                "-c",
+                sql,
+            ]
+        )
 
     def create_database(self, name: str) -> None:
         _as_postgres(
@@ -124,16 +138,39 @@ def postgres_server(root: Path, user: str = "usersegments", tls_only: bool = Fal
             path.chmod(path.stat().st_mode | 0o011)  # traversable by the postgres user
         shutil.chown(data_dir, owner.pw_uid, owner.pw_gid)
     data_dir.chmod(0o700)
-    _as_postgres([str(POSTGRES_BIN / "initdb"), "-D", str(data_dir), "-E", "UTF8", "--locale=C",
-                  "--auth-local=peer", "--auth-host=scram-sha-256"])  # fmt: skip
+    _as_postgres(
+        [
+            str(POSTGRES_BIN / "initdb"),
+            "-D",
+            str(data_dir),
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--auth-local=peer",
+            "--auth-host=scram-sha-256",
+        ]
+    )
     options = f"-p {{port}} -k {data_dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
     if tls_only:
         _require_tls(data_dir)
         options += " -c ssl=on"
     port = free_port()
     log = data_dir / "server.log"
-    _as_postgres([str(POSTGRES_BIN / "pg_ctl"), "-D", str(data_dir), "-l", str(log), "-w", "-t", "60",
-                  "-o", options.format(port=port), "start"])  # fmt: skip
+    _as_postgres(
+        [
+            str(POSTGRES_BIN / "pg_ctl"),
+            "-D",
+            str(data_dir),
+            "-l",
+            str(log),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options.format(port=port),
+            "start",
+        ]
+    )
     password = secrets.token_hex(16)
     server = Postgres(port=port, user=user, password=password, data_dir=data_dir)
     try:
@@ -155,9 +192,24 @@ def postgres_server(root: Path, user: str = "usersegments", tls_only: bool = Fal
 
 def _require_tls(data_dir: Path) -> None:
     """server.crt/server.key (PostgreSQL's default names) and TCP lines that are TLS only."""
-    _as_postgres(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                  "-subj", "/CN=127.0.0.1", "-keyout", str(data_dir / "server.key"),
-                  "-out", str(data_dir / "server.crt")])  # fmt: skip
+    _as_postgres(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(data_dir / "server.key"),
+            "-out",
+            str(data_dir / "server.crt"),
+        ]
+    )
     (data_dir / "server.key").chmod(0o600)
     hba = data_dir / "pg_hba.conf"
     lines = [
@@ -183,15 +235,38 @@ def spark_standalone_cluster(root: Path, cores: int = 2, memory: str = "4g"):
     master_url = f"spark://127.0.0.1:{port}"
     logs = {name: root / f"spark-{name}.log" for name in ("master", "worker")}
     master = subprocess.Popen(
-        [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-         "--port", str(port), "--webui-port", str(free_port())],
-        stdout=logs["master"].open("w"), stderr=subprocess.STDOUT, env=env,
-    )  # fmt: skip
+        [
+            spark_class,
+            "org.apache.spark.deploy.master.Master",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--webui-port",
+            str(free_port()),
+        ],
+        stdout=logs["master"].open("w"),
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     worker = subprocess.Popen(
-        [spark_class, "org.apache.spark.deploy.worker.Worker", master_url, "--host", "127.0.0.1",
-         "--cores", str(cores), "--memory", memory, "--webui-port", str(free_port())],
-        stdout=logs["worker"].open("w"), stderr=subprocess.STDOUT, env=env,
-    )  # fmt: skip
+        [
+            spark_class,
+            "org.apache.spark.deploy.worker.Worker",
+            master_url,
+            "--host",
+            "127.0.0.1",
+            "--cores",
+            str(cores),
+            "--memory",
+            memory,
+            "--webui-port",
+            str(free_port()),
+        ],
+        stdout=logs["worker"].open("w"),
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     try:
         wait_for(logs["master"], "I have been elected leader")
         wait_for(logs["worker"], "Successfully registered with master")
@@ -207,13 +282,51 @@ def mlflow_tracking_server(backend_store_uri: str, artifacts: Path, log: Path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("mlflow")), "server", "--backend-store-uri", backend_store_uri,
-         "--artifacts-destination", str(artifacts), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"],
-        stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            str(Path(sys.executable).with_name("mlflow")),
+            "server",
+            "--backend-store-uri",
+            backend_store_uri,
+            "--artifacts-destination",
+            str(artifacts),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_for_http(f"{url}/health", process, log)
         yield url
     finally:
         stop(process)
+
+
+def production_env(
+    base: dict[str, str], pg, spark_master: str, mlflow_url: str, api_port: int
+) -> dict[str, str]:
+    return {
+        **base,
+        "USERSEGMENTS_PROFILE": "production",
+        "USERSEGMENTS_DBT_TARGET": "postgres",
+        "USERSEGMENTS_PG_HOST": "127.0.0.1",
+        "USERSEGMENTS_PG_PORT": str(pg.port),
+        "USERSEGMENTS_PG_USER": pg.user,
+        "USERSEGMENTS_PG_PASSWORD": pg.password,
+        "USERSEGMENTS_PG_DATABASE": "warehouse",
+        # libpq's own setting, read by every client of the server (dbt, the loaders,
+        # Airflow's psycopg2 and asyncpg engines, MLflow): the server here is TLS-only
+        "PGSSLMODE": "require",
+        "USERSEGMENTS_SPARK_MASTER": spark_master,
+        f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}": spark_connection(spark_master),
+        "USERSEGMENTS_MLFLOW_TRACKING_URI": mlflow_url,
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.url("airflow"),
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "true",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
+    }

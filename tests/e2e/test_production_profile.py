@@ -22,58 +22,30 @@ import psycopg2
 import pytest
 from mlflow import MlflowClient
 
-from services import (
+from tests.e2e.conftest import DAG_ID, TWO_FILES_CONF, pipeline_env, run_airflow
+from tests.services import (
     WAREHOUSE_FUNCTIONS_SQL,
     free_port,
     mlflow_tracking_server,
     postgres_server,
+    production_env,
     spark_standalone_cluster,
     stop,
     wait_for_http,
 )
-from conftest import DAG_ID, TWO_FILES_CONF, pipeline_env, run_airflow
-from usersegments.airflow_cli import SPARK_CONN_ID, spark_connection
 from usersegments.config import (
     AIRFLOW_PRODUCTION_SETTINGS,
+    DBT_PROJECT_DIR,
     PRODUCTION_SETTINGS,
     PROJECT_DIR,
     Settings,
 )
-from usersegments.dbt_tasks import DBT_PROJECT_DIR
 from usersegments.warehouse import query
-
-pytestmark = pytest.mark.slow
 
 # the data and settings of the reference run (local profile, DuckDB): two small real
 # files, k fixed so both runs publish the same number of segments
 CONF = TWO_FILES_CONF
 SCORING_DAG_ID = "score_new_users"
-
-
-def production_env(
-    base: dict[str, str], pg, spark_master: str, mlflow_url: str, api_port: int
-) -> dict[str, str]:
-    return {
-        **base,
-        "USERSEGMENTS_PROFILE": "production",
-        "USERSEGMENTS_DBT_TARGET": "postgres",
-        "USERSEGMENTS_PG_HOST": "127.0.0.1",
-        "USERSEGMENTS_PG_PORT": str(pg.port),
-        "USERSEGMENTS_PG_USER": pg.user,
-        "USERSEGMENTS_PG_PASSWORD": pg.password,
-        "USERSEGMENTS_PG_DATABASE": "warehouse",
-        # libpq's own setting, read by every client of the server (dbt, the loaders,
-        # Airflow's psycopg2 and asyncpg engines, MLflow): the server here is TLS-only
-        "PGSSLMODE": "require",
-        "USERSEGMENTS_SPARK_MASTER": spark_master,
-        f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}": spark_connection(spark_master),
-        "USERSEGMENTS_MLFLOW_TRACKING_URI": mlflow_url,
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.url("airflow"),
-        "AIRFLOW__API__PORT": str(api_port),
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
-        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "true",
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
-    }
 
 
 def api_token(api: str, env: dict[str, str]) -> str:
@@ -173,8 +145,11 @@ def test_production_profile_runs_the_pipeline_on_servers(tmp_path, two_file_run)
             log = tmp_path / "airflow.log"
             airflow = subprocess.Popen(
                 [sys.executable, "-m", "usersegments.airflow_cli", "standalone"],
-                env=env, cwd=PROJECT_DIR, stdout=log.open("w"), stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                env=env,
+                cwd=PROJECT_DIR,
+                stdout=log.open("w"),
+                stderr=subprocess.STDOUT,
+            )
             api = f"http://127.0.0.1:{api_port}"
             try:
                 wait_for_http(f"{api}/api/v2/monitor/health", airflow, log, timeout=180)
@@ -189,9 +164,12 @@ def test_production_profile_runs_the_pipeline_on_servers(tmp_path, two_file_run)
                 call(api, token, "PATCH", f"/dags/{DAG_ID}", {"is_paused": False})
                 call(api, token, "PATCH", f"/dags/{SCORING_DAG_ID}", {"is_paused": False})
                 triggered = call(
-                    api, token, "POST", f"/dags/{DAG_ID}/dagRuns",
+                    api,
+                    token,
+                    "POST",
+                    f"/dags/{DAG_ID}/dagRuns",
                     {"dag_run_id": "production_1", "logical_date": None, "conf": CONF},
-                )  # fmt: skip
+                )
                 run = wait_for_dag_run(api, token, DAG_ID, timeout=1800, log=log)
                 assert run["dag_run_id"] == triggered["dag_run_id"]
                 states = task_states(api, token, DAG_ID, run["dag_run_id"])
@@ -282,11 +260,21 @@ def test_warehouse_clients_use_tls_as_libpq_settings_say(tmp_path, monkeypatch):
 
     def dbt_connects() -> subprocess.CompletedProcess:
         return subprocess.run(
-            [str(Path(sys.executable).parent / "dbt"), "debug", "--connection",
-             "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-             "--log-path", str(tmp_path / "dbt-logs")],
-            env=dict(os.environ), capture_output=True, text=True,
-        )  # fmt: skip
+            [
+                str(Path(sys.executable).parent / "dbt"),
+                "debug",
+                "--connection",
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+                "--log-path",
+                str(tmp_path / "dbt-logs"),
+            ],
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+        )
 
     with postgres_server(tmp_path / "postgres", tls_only=True) as pg:
         pg.create_database("warehouse")

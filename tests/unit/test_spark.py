@@ -14,24 +14,27 @@ from usersegments.spark import JarsMissing, jars_dir, spark_conf, staged_jars
 POM = "{http://maven.apache.org/POM/4.0.0}"
 
 
-def test_cpu_is_the_default(monkeypatch):
-    monkeypatch.delenv("USERSEGMENTS_SPARK_GPU", raising=False)
-    conf = spark_conf()
+def test_cpu_is_the_default():
+    settings = Settings.from_env({})
+    assert not settings.spark.gpu and settings.spark.master == "local[2]"
+    conf = spark_conf(settings)
     assert not any(".resource.gpu." in key for key in conf)
     assert conf["spark.jsl.settings.onnx.intraOpNumThreads"] == "1"
 
 
-def test_gpu_setting_switches_resources_and_jars(monkeypatch, tmp_path):
-    monkeypatch.setenv("USERSEGMENTS_SPARK_GPU", "1")
-    monkeypatch.setenv("USERSEGMENTS_GPU_DISCOVERY_SCRIPT", "/opt/gpu/discover.sh")
-    conf = spark_conf()
+def test_gpu_setting_switches_resources_and_jars(tmp_path):
+    environ = {
+        "USERSEGMENTS_SPARK_GPU": "1",
+        "USERSEGMENTS_GPU_DISCOVERY_SCRIPT": "/opt/gpu/discover.sh",
+        "USERSEGMENTS_JARS_DIR": str(tmp_path / "jars"),
+    }
+    settings = Settings.from_env(environ)
+    conf = spark_conf(settings)
     assert conf["spark.executor.resource.gpu.amount"] == "1"
     assert conf["spark.task.resource.gpu.amount"] == "1"
     assert conf["spark.executor.resource.gpu.discoveryScript"] == "/opt/gpu/discover.sh"
 
-    monkeypatch.setenv("USERSEGMENTS_JARS_DIR", str(tmp_path / "jars"))
-    settings = Settings.from_env()
-    assert jars_dir(settings, gpu=True) == tmp_path / "jars-gpu"
+    assert jars_dir(settings) == tmp_path / "jars-gpu"
     with pytest.raises(JarsMissing, match="make jars GPU=1"):
         staged_jars(settings)
     (tmp_path / "jars-gpu").mkdir()

@@ -36,25 +36,28 @@ def test_every_stage_is_gated_by_its_checkpoint():
         "validate_staged_reviews"
     )
     assert {t for t in dbt if t.startswith("dbt_marts.")} <= downstream("validate_user_features")
-    assert "embed_reviews" in downstream("dbt_marts.users.run")
+    assert "embed_reviews" in downstream("dbt_marts.users_model_build")
     assert "validate_review_embeddings" in downstream("embed_reviews")
     assert "segment_users" in downstream("validate_review_embeddings")
     assert "validate_user_segments" in downstream("segment_users")
     segment_marts = {t for t in dbt if t.startswith("dbt_segments.")}
-    assert {"dbt_segments.segments.run", "dbt_segments.user_segments.run"} <= segment_marts
+    assert {
+        "dbt_segments.segments_model_build",
+        "dbt_segments.user_segments_model_build",
+    } <= segment_marts
     assert segment_marts <= downstream("validate_user_segments")
-    assert {"segment_report", "summarise"} <= downstream("dbt_segments.segments.run")
+    assert {"segment_report", "summarise"} <= downstream("dbt_segments.segments_model_build")
     # recommendations: the evaluation refit follows the published segments, the lists
     # are validated before dbt publishes them
-    assert "segment_evaluation_users" in downstream("dbt_segments.segments.run")
+    assert "segment_evaluation_users" in downstream("dbt_segments.segments_model_build")
     assert "recommend_segments" in downstream("segment_evaluation_users")
     assert "validate_recommendations" in downstream("recommend_segments")
     recommendation_marts = {t for t in dbt if t.startswith("dbt_recommendations.")}
-    assert "dbt_recommendations.user_recommendations.run" in recommendation_marts
+    assert "dbt_recommendations.user_recommendations_model_build" in recommendation_marts
     assert recommendation_marts <= downstream("validate_recommendations")
-    assert "summarise" in downstream("dbt_recommendations.recommendation_evaluation.run")
+    assert "summarise" in downstream("dbt_recommendations.recommendation_evaluation_model_build")
     # the classifier trains on the published segmentation, and the gate follows it
-    assert "train_interest_classifier" in downstream("dbt_segments.segments.run")
+    assert "train_interest_classifier" in downstream("dbt_segments.segments_model_build")
     assert {"promote_interest_classifier", "summarise"} <= downstream("train_interest_classifier")
     assert set(dag.params.keys()) >= {
         "promotion_margin",
@@ -84,9 +87,10 @@ def test_segmentation_params_reach_the_spark_job():
     }
     env = task.get_template_env()
     rendered = [
-        env.from_string(arg).render(params=params, run_id="manual__1") for arg in task.application_args
+        env.from_string(arg).render(params=params, run_id="manual__1")
+        for arg in task.application_args
     ]
-    pairs = dict(zip(rendered[::2], rendered[1::2]))
+    pairs = dict(zip(rendered[::2], rendered[1::2], strict=True))
     assert pairs["--algorithm"] == "bisecting_kmeans"
     assert pairs["--k"] == "7"
     assert pairs["--min-segment-share"] == "0.02"
@@ -95,7 +99,10 @@ def test_segmentation_params_reach_the_spark_job():
 
     assert json.loads(pairs["--weights"]) == params["feature_weights"]
     # empty means "choose k"
-    assert env.from_string("{{ params.segment_count or 0 }}").render(params={"segment_count": None}) == "0"
+    assert (
+        env.from_string("{{ params.segment_count or 0 }}").render(params={"segment_count": None})
+        == "0"
+    )
 
 
 def test_scoring_dag_runs_on_the_published_segments():
@@ -109,6 +116,8 @@ def test_scoring_dag_runs_on_the_published_segments():
     assert {"lake.segments", "lake.recommendations"} <= published
     assert [asset.name for asset in scoring.timetable.asset_condition.objects] == ["lake.segments"]
     tasks = {t.task_id: t for t in scoring.tasks}
-    after_check = {t.task_id for t in tasks["validate_user_scores"].get_flat_relatives(upstream=False)}
+    after_check = {
+        t.task_id for t in tasks["validate_user_scores"].get_flat_relatives(upstream=False)
+    }
     assert {t for t in tasks if t.startswith("dbt_scoring.")} <= after_check
     assert "publish" in after_check

@@ -9,7 +9,7 @@ import re
 import pytest
 import yaml
 
-from test_production_profile import production_env
+from tests.services import production_env
 from usersegments.airflow_cli import spark_connection
 from usersegments.config import (
     AIRFLOW_PRODUCTION_SETTINGS,
@@ -74,9 +74,10 @@ def test_no_secret_is_committed(compose):
             url,
         ), url
     example = dict(
-        line.split("=", 1) for line in (DOCKER_DIR / ".env.example").read_text().splitlines()
+        line.split("=", 1)
+        for line in (DOCKER_DIR / ".env.example").read_text().splitlines()
         if line and not line.startswith("#")
-    )  # fmt: skip
+    )
     required = {name for name, default in variables(text).items() if default is None}
     assert required <= set(example), required - set(example)
     for key, value in example.items():
@@ -162,6 +163,13 @@ def test_image_builds_what_the_processes_run():
         assert step in dockerfile
     ignored = (DOCKER_DIR / "Dockerfile.dockerignore").read_text().splitlines()
     assert {".venv", "var", ".env"} <= set(ignored)
+    # every package the project installs is in the image before `make install` runs
+    import tomllib
+
+    packages = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["tool"]["setuptools"]
+    before_install = dockerfile[: dockerfile.index("make install")]
+    for package in packages["packages"]:
+        assert f"COPY {package}/ {package}/" in before_install, package
 
 
 class _FakePostgres:

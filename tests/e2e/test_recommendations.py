@@ -12,10 +12,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import pipeline_env
 from ml.recommend import RecommenderConfig, evaluation_inputs, evaluation_recommendations
-from usersegments.config import PROJECT_DIR, Settings, safe_name
+from tests.e2e.conftest import pipeline_env
+from usersegments.config import PROJECT_DIR, Settings
 from usersegments.encoder import encoder_dir
+from usersegments.lake import partition_name
 from usersegments.spark import SPARK_JOBS_DIR, spark_env, submit_command
 from usersegments.warehouse import connect, latest_segmentation_run, read_segmentation
 
@@ -25,9 +26,10 @@ RECOMMENDERS = {"segment_popularity", "global_popularity", "random"}
 
 def test_the_split_holds_out_each_users_latest_item(full_run):
     with connect(full_run.settings) as con:
-        assert con.sql("select count(*) from evaluation_reviews").fetchall()[0] == con.sql(
-            "select count(*) from reviews"
-        ).fetchall()[0]
+        assert (
+            con.sql("select count(*) from evaluation_reviews").fetchall()[0]
+            == con.sql("select count(*) from reviews").fetchall()[0]
+        )
         per_user = con.sql(
             """
             select
@@ -83,10 +85,16 @@ def test_recommendations_are_published_unseen_and_per_segment(full_run):
             "select distinct run_id from user_recommendations union select distinct run_id from segment_recommendations"
         ).fetchall()
         segments = con.sql("select count(distinct segment_id) from segments").fetchall()[0][0]
-        ranked_segments = con.sql("select count(distinct segment_id) from segment_recommendations").fetchall()[0][0]
-    assert run_ids == [(safe_name(run_id),)]
+        ranked_segments = con.sql(
+            "select count(distinct segment_id) from segment_recommendations"
+        ).fetchall()[0][0]
+    assert run_ids == [(partition_name(run_id),)]
     assert len(lists) == USERS
-    assert (lists["n"] == 10).all() and (lists["first_rank"] == 1).all() and (lists["last_rank"] == 10).all()
+    assert (
+        (lists["n"] == 10).all()
+        and (lists["first_rank"] == 1).all()
+        and (lists["last_rank"] == 10).all()
+    )
     assert seen == 0 and other_segment == 0 and out_of_order == 0
     assert ranked_segments == segments
 
@@ -96,9 +104,11 @@ def test_evaluation_in_the_warehouse_matches_mlflow(full_run):
 
     from ml import tracking
 
-    run_id = safe_name(latest_segmentation_run(full_run.settings))
+    run_id = partition_name(latest_segmentation_run(full_run.settings))
     with connect(full_run.settings) as con:
-        evaluation = con.sql("select * from recommendation_evaluation where run_id = ?", params=[run_id]).df()
+        evaluation = con.sql(
+            "select * from recommendation_evaluation where run_id = ?", params=[run_id]
+        ).df()
         holdout_users = con.sql(
             "select count(distinct user_key) from evaluation_reviews where evaluation_split = 'holdout'"
         ).fetchall()[0][0]
@@ -120,8 +130,12 @@ def test_evaluation_in_the_warehouse_matches_mlflow(full_run):
     assert logged.data.tags["segmentation_run_id"] == run_id
     for recommender, row in overall.iterrows():
         for metric in ("hit_rate", "recall", "ndcg"):
-            assert logged.data.metrics[f"{recommender}.{metric}_at_10"] == pytest.approx(row[metric])
-        assert logged.data.metrics[f"{recommender}.catalogue_coverage"] == pytest.approx(row["catalogue_coverage"])
+            assert logged.data.metrics[f"{recommender}.{metric}_at_10"] == pytest.approx(
+                row[metric]
+            )
+        assert logged.data.metrics[f"{recommender}.catalogue_coverage"] == pytest.approx(
+            row["catalogue_coverage"]
+        )
 
 
 @pytest.fixture(scope="module")
@@ -167,21 +181,39 @@ def poisoned(full_run, tmp_path_factory) -> Settings:
 
     env = pipeline_env(settings.data_dir, settings.source_dir)
     dbt = subprocess.run(
-        [str(PROJECT_DIR / ".venv" / "bin" / "dbt"), "run", "--select", "int_reviews__evaluation_split+",
-         "--profiles-dir", ".", "--target-path", str(settings.data_dir / "dbt_target")],
-        cwd=PROJECT_DIR / "dbt_project", env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            str(PROJECT_DIR / ".venv" / "bin" / "dbt"),
+            "run",
+            "--select",
+            "int_reviews__evaluation_split+",
+            "--profiles-dir",
+            ".",
+            "--target-path",
+            str(settings.data_dir / "dbt_target"),
+        ],
+        cwd=PROJECT_DIR / "dbt_project",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert dbt.returncode == 0, dbt.stdout[-3000:]
     run_id = latest_segmentation_run(source)
     job = subprocess.run(
         submit_command(
-            SPARK_JOBS_DIR / "segment_users.py",
-            ["--lake-dir", str(settings.lake_dir), "--encoder-dir", str(encoder_dir(source)),
-             "--run-id", run_id, "--evaluation"],
+            SPARK_JOBS_DIR / "segment_evaluation_users.py",
+            [
+                *("--lake-dir", str(settings.lake_dir)),
+                *("--encoder-dir", str(encoder_dir(source))),
+                *("--run-id", run_id),
+            ],
             settings,
         ),
-        env={**env, **spark_env()}, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        env={**env, **spark_env()},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert job.returncode == 0, job.stderr[-3000:]
     return settings
 
@@ -210,10 +242,14 @@ def test_no_held_out_interaction_reaches_the_recommender(full_run, poisoned):
     pd.testing.assert_series_equal(poisoned_memberships, memberships)
     # so every recommender shows every user the same list
     lists = evaluation_recommendations(train, holdout, memberships, config)
-    poisoned_lists = evaluation_recommendations(poisoned_train, poisoned_holdout, poisoned_memberships, config)
+    poisoned_lists = evaluation_recommendations(
+        poisoned_train, poisoned_holdout, poisoned_memberships, config
+    )
     assert set(lists) == RECOMMENDERS
     for name in RECOMMENDERS:
         pd.testing.assert_frame_equal(poisoned_lists[name], lists[name])
     # while the published segmentation, which saw the held-out reviews, does differ
-    published = read_segmentation(full_run.settings, "assignments", run_id).set_index("user_key")["segment_id"]
+    published = read_segmentation(full_run.settings, "assignments", run_id).set_index("user_key")[
+        "segment_id"
+    ]
     assert (published.reindex(memberships.index) != memberships).any()

@@ -7,7 +7,14 @@ import math
 import pandas as pd
 import pytest
 
-from ml.recommend import RecommenderConfig, evaluate, item_scores, random_top_n, ranking_metrics, top_n
+from ml.recommend import (
+    RecommenderConfig,
+    evaluate,
+    item_scores,
+    random_top_n,
+    ranking_metrics,
+    top_n,
+)
 
 
 def reviews(rows):
@@ -22,7 +29,9 @@ def test_metrics_match_hand_computed_values():
         [("a", 1, "x"), ("a", 2, "y"), ("a", 3, "z"), ("b", 1, "x"), ("b", 2, "w")],
         columns=["user_key", "rank", "item_id"],
     )
-    test = pd.DataFrame([("a", "z"), ("a", "q"), ("b", "v"), ("c", "x")], columns=["user_key", "item_id"])
+    test = pd.DataFrame(
+        [("a", "z"), ("a", "q"), ("b", "v"), ("c", "x")], columns=["user_key", "item_id"]
+    )
     m = ranking_metrics(recs, test, catalogue_size=8, k=10)
     # a: one of two held-out items, at rank 3; b: none; c: no recommendations
     assert m["users"] == 3
@@ -41,7 +50,9 @@ def test_cutoff_k_drops_lower_ranks():
 
 
 def test_scores_weight_rating_and_recency():
-    frame = reviews([("a", "x", 5, "2020-01-11"), ("b", "y", 5, "2020-01-01"), ("b", "x", 2.5, "2020-01-11")])
+    frame = reviews(
+        [("a", "x", 5, "2020-01-11"), ("b", "y", 5, "2020-01-01"), ("b", "x", 2.5, "2020-01-11")]
+    )
     groups = pd.Series({"a": 1, "b": 1})
     scores = item_scores(frame, groups, half_life_days=10).set_index("item_id")["score"]
     assert scores["x"] == pytest.approx(1.0 + 0.5)
@@ -50,7 +61,8 @@ def test_scores_weight_rating_and_recency():
 
 def test_top_n_excludes_seen_items_and_follows_the_group():
     scores = pd.DataFrame(
-        [(1, "x", 3.0), (1, "y", 2.0), (1, "z", 1.0), (2, "z", 9.0)], columns=["group", "item_id", "score"]
+        [(1, "x", 3.0), (1, "y", 2.0), (1, "z", 1.0), (2, "z", 9.0)],
+        columns=["group", "item_id", "score"],
     )
     groups = pd.Series({"a": 1, "b": 2})
     seen = pd.DataFrame([("a", "x")], columns=["user_key", "item_id"])
@@ -71,11 +83,18 @@ def test_random_baseline_is_seeded_and_unseen():
 
 def test_evaluate_by_hand_segment_beats_global_here():
     # segment 1 (a, b, c) loves x then y; segment 2 (d, e) loves z; all on one day
-    train = reviews([
-        ("a", "x", 5, "2020-01-01"), ("b", "x", 5, "2020-01-01"), ("c", "x", 5, "2020-01-01"),
-        ("b", "y", 5, "2020-01-01"), ("c", "y", 5, "2020-01-01"),
-        ("d", "z", 5, "2020-01-01"), ("e", "z", 5, "2020-01-01"), ("e", "w", 5, "2020-01-01"),
-    ])  # fmt: skip
+    train = reviews(
+        [
+            ("a", "x", 5, "2020-01-01"),
+            ("b", "x", 5, "2020-01-01"),
+            ("c", "x", 5, "2020-01-01"),
+            ("b", "y", 5, "2020-01-01"),
+            ("c", "y", 5, "2020-01-01"),
+            ("d", "z", 5, "2020-01-01"),
+            ("e", "z", 5, "2020-01-01"),
+            ("e", "w", 5, "2020-01-01"),
+        ]
+    )
     holdout = pd.DataFrame([("a", "y"), ("d", "w")], columns=["user_key", "item_id"])
     memberships = pd.Series({"a": 1, "b": 1, "c": 1, "d": 2, "e": 2})
     result = evaluate(train, holdout, memberships, RecommenderConfig(top_n=1))
@@ -85,7 +104,9 @@ def test_evaluate_by_hand_segment_beats_global_here():
     assert overall.loc["segment_popularity", "hit_rate"] == 1.0
     assert overall.loc["global_popularity", "hit_rate"] == 0.5
     assert overall.loc["segment_popularity", "catalogue_coverage"] == pytest.approx(2 / 4)
-    per_segment = result[(result["scope"] == "segment") & (result["recommender"] == "global_popularity")]
+    per_segment = result[
+        (result["scope"] == "segment") & (result["recommender"] == "global_popularity")
+    ]
     assert per_segment.set_index("segment_id")["hit_rate"].to_dict() == {1: 1.0, 2: 0.0}
     assert per_segment["users"].sum() == overall.loc["global_popularity", "users"] == 2
 
@@ -99,5 +120,14 @@ def test_evaluate_refuses_a_held_out_pair_in_training():
 
 def test_evaluate_without_held_out_users_is_empty_and_typed():
     train = reviews([("a", "x", 5, "2020-01-01")])
-    result = evaluate(train, pd.DataFrame(columns=["user_key", "item_id"]), pd.Series({"a": 1}), RecommenderConfig())
-    assert result.empty and str(result["segment_id"].dtype) == "Int64" and result["hit_rate"].dtype == float
+    result = evaluate(
+        train,
+        pd.DataFrame(columns=["user_key", "item_id"]),
+        pd.Series({"a": 1}),
+        RecommenderConfig(),
+    )
+    assert (
+        result.empty
+        and str(result["segment_id"].dtype) == "Int64"
+        and result["hit_rate"].dtype == float
+    )

@@ -52,12 +52,16 @@ def test_split_is_stratified_disjoint_and_repeatable():
 
 
 def test_category_shares_never_reach_the_classifier():
-    frame = pd.DataFrame(columns=["user_key", "review_count", "share_gift_cards", "text_000", LABEL])
+    frame = pd.DataFrame(
+        columns=["user_key", "review_count", "share_gift_cards", "text_000", LABEL]
+    )
     assert feature_columns(frame) == ["review_count", "text_000"]
 
 
 def test_nearest_centroid_and_distance():
     centroids = pd.DataFrame({"segment_id": [7, 3], "centroid": [[0.0, 0.0], [10.0, 0.0]]})
-    segments, distances = nearest_centroids(np.array([[1.0, 1.0], [9.0, 0.0], [6.0, 0.0]]), centroids)
+    segments, distances = nearest_centroids(
+        np.array([[1.0, 1.0], [9.0, 0.0], [6.0, 0.0]]), centroids
+    )
     assert list(segments) == [7, 3, 3]
     assert distances == pytest.approx([2**0.5, 1.0, 4.0])

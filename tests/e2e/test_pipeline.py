@@ -7,19 +7,17 @@ import json
 import shutil
 
 import duckdb
-import pytest
 
-from conftest import (
+from tests.e2e.conftest import (
     MALFORMED_LINES,
     TWO_FILES_CONF,
-    read_lines,
+    newest_run_id,
     run_pipeline,
     task_states,
-    write_gz,
 )
+from tests.helpers import read_lines, write_gz
+from usersegments.summary import embedding_counts
 from usersegments.warehouse import connect
-
-pytestmark = pytest.mark.slow
 
 # SOURCES.md: 26,330 lines, 16,455 distinct reviews, 3,667 reviewers
 LINES, REVIEWS, USERS = 26_330, 16_455, 3_667
@@ -62,9 +60,12 @@ def test_full_run_publishes_the_cleaned_data(full_run):
     with connect(full_run.settings) as con:
         # vote "1,024"-style text became integers; HTML entities were decoded
         assert con.sql("select max(helpful_votes) from reviews").fetchall()[0][0] > 999
-        assert con.sql(
-            "select count(*) from reviews where review_text like '%&#34;%'"
-        ).fetchall()[0][0] == 0  # fmt: skip
+        assert (
+            con.sql("select count(*) from reviews where review_text like '%&#34;%'").fetchall()[0][
+                0
+            ]
+            == 0
+        )
         assert con.sql("select sum(duplicate_count) from reviews").fetchall()[0][0] == LINES
     # the Spark stages read the cleaned tables from the lake
     for table, count in published_counts(full_run.settings).items():
@@ -178,15 +179,20 @@ def test_a_new_source_file_embeds_only_its_reviews(two_file_run, tmp_path, real_
     shutil.copytree(
         first.settings.data_dir, data_dir, symlinks=True, ignore=shutil.ignore_patterns("airflow")
     )
+    # through the DAG as far as the embeddings' gate; what follows is marked done
     second = run_pipeline(
-        data_dir, real_source_dir, conf={"source_files": ["AMAZON_FASHION_5.json.gz"]}
+        data_dir,
+        real_source_dir,
+        conf={"source_files": ["AMAZON_FASHION_5.json.gz"]},
+        stop_after="validate_review_embeddings",
     )
     assert second.result.returncode == 0, second.log[-5000:]
+    states = task_states(second)
+    assert states["embed_reviews"] == states["validate_review_embeddings"] == "success"
 
-    summaries = sorted(
-        second.settings.runs_dir.glob("*/summary.json"), key=lambda p: p.stat().st_mtime
-    )
-    before, after = (json.loads(p.read_text())["embeddings"] for p in summaries)
+    before = two_file_run.summary["embeddings"]
+    # what the second run's summary would say, from the lake
+    after = embedding_counts(second.settings, newest_run_id(second))
     # SOURCES.md: Appliances has 161 distinct reviews, Gift Cards 2,214, Fashion 448
     assert before["embedded_this_run"] == 161 + 2214
     assert after["embedded_this_run"] == 448
@@ -199,7 +205,7 @@ def test_corrupted_input_is_quarantined_through_the_dag(two_file_run, real_sourc
     assert summary["lines_read"] == lines + len(MALFORMED_LINES)
     assert summary["rows_quarantined"] == len(MALFORMED_LINES)
     assert summary["rows_loaded"] == lines
-    expected_reasons = {reason: 1 for reason in MALFORMED_LINES.values()}
+    expected_reasons = dict.fromkeys(MALFORMED_LINES.values(), 1)
     assert summary["quarantine_reasons"] == expected_reasons
     with connect(two_file_run.run.settings) as con:
         staged = con.sql("select count(*) from stg_amazon__reviews").fetchall()[0][0]

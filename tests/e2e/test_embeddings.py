@@ -6,14 +6,11 @@ import gzip
 import json
 
 import numpy as np
-import pytest
 
-from spark_jobs.embed_reviews import embedding_pipeline
 from usersegments.config import Settings
+from usersegments.embedding import embedding_pipeline
 from usersegments.encoder import DIMENSION, encoder_dir, encoder_info, weights_dir
 from usersegments.spark import spark_session
-
-pytestmark = pytest.mark.slow
 
 
 def real_review_texts(source_dir, per_file: int) -> list[str]:
@@ -61,6 +58,8 @@ def test_spark_nlp_matches_sentence_transformers(real_source_dir):
     cosine = (spark_vectors * reference).sum(1) / (
         np.linalg.norm(spark_vectors, axis=1) * np.linalg.norm(reference, axis=1)
     )
-    print(f"parity on {len(texts)} real reviews: cosine min {cosine.min():.6f} mean {cosine.mean():.6f}")
+    print(
+        f"parity on {len(texts)} real reviews: cosine min {cosine.min():.6f} mean {cosine.mean():.6f}"
+    )
     assert cosine.min() >= 0.99, f"worst review: {texts[int(cosine.argmin())][:200]}"
     assert np.allclose(np.linalg.norm(spark_vectors, axis=1), 1.0, atol=1e-3)

@@ -1,3 +1,5 @@
+"""The keyed pseudonym of user ids and where its key comes from."""
+
 import hashlib
 import hmac
 
@@ -13,13 +15,13 @@ def test_pseudonym_is_hmac_sha256_of_the_id():
     assert pseudonymize(b"other", "A2IBPI20UZIR0U") != expected
 
 
-def test_key_comes_from_configuration(tmp_path, monkeypatch):
-    monkeypatch.delenv("USERSEGMENTS_PSEUDONYM_KEY", raising=False)
-    settings = Settings(data_dir=tmp_path, source_dir=tmp_path)
+def test_key_comes_from_configuration(tmp_path):
+    settings = Settings.from_env({"USERSEGMENTS_DATA_DIR": str(tmp_path)})
     with pytest.raises(MissingPseudonymKey, match="make setup"):
         load_pseudonym_key(settings)
     settings.pseudonym_key_file.parent.mkdir(parents=True)
     settings.pseudonym_key_file.write_text("from-file\n")
     assert load_pseudonym_key(settings) == b"from-file"
-    monkeypatch.setenv("USERSEGMENTS_PSEUDONYM_KEY", "from-env")
-    assert load_pseudonym_key(settings) == b"from-env"
+    environ = {"USERSEGMENTS_DATA_DIR": str(tmp_path), "USERSEGMENTS_PSEUDONYM_KEY": "from-env"}
+    assert load_pseudonym_key(Settings.from_env(environ)) == b"from-env"
+    assert "from-env" not in repr(Settings.from_env(environ))  # never printed

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import read_lines, write_gz
+from tests.helpers import read_lines, write_gz
+from usersegments.config import Settings
 from usersegments.ingest import IngestError, Rejected, ingest_file, ingest_sources, parse_line
+from usersegments.lake import Lake
 
 REAL_2014 = "reviews_Musical_Instruments_5.json.gz"
 REAL_2018 = "Magazine_Subscriptions_5.json.gz"
@@ -30,15 +31,33 @@ def test_both_schemas_map_to_one(real_source_dir):
     [
         (b'{"reviewerID": "A1", "asin": "B1", "overall": 5.0, "unixRevi', "invalid_json"),
         (b'{"asin": "B1", "overall": 5.0, "unixReviewTime": 1}', "missing_reviewer_id"),
-        (b'{"reviewerID": "", "asin": "B1", "overall": 5.0, "unixReviewTime": 1}', "missing_reviewer_id"),
+        (
+            b'{"reviewerID": "", "asin": "B1", "overall": 5.0, "unixReviewTime": 1}',
+            "missing_reviewer_id",
+        ),
         (b'{"reviewerID": "A1", "overall": 5.0, "unixReviewTime": 1}', "missing_item_id"),
-        (b'{"reviewerID": "A1", "asin": "B1", "overall": "five", "unixReviewTime": 1}', "wrong_type:overall"),
-        (b'{"reviewerID": "A1", "asin": "B1", "overall": 4.0, "unixReviewTime": "x"}', "wrong_type:unixReviewTime"),
-        (b'{"reviewerID": 17, "asin": "B1", "overall": 4.0, "unixReviewTime": 1}', "wrong_type:reviewerID"),
-        (b'{"reviewerID": "A1", "asin": "B1", "overall": 4.0, "unixReviewTime": 1, "vote": "lots"}', "wrong_type:vote"),
+        (
+            b'{"reviewerID": "A1", "asin": "B1", "overall": "five", "unixReviewTime": 1}',
+            "wrong_type:overall",
+        ),
+        (
+            b'{"reviewerID": "A1", "asin": "B1", "overall": 4.0, "unixReviewTime": "x"}',
+            "wrong_type:unixReviewTime",
+        ),
+        (
+            b'{"reviewerID": 17, "asin": "B1", "overall": 4.0, "unixReviewTime": 1}',
+            "wrong_type:reviewerID",
+        ),
+        (
+            b'{"reviewerID": "A1", "asin": "B1", "overall": 4.0, "unixReviewTime": 1, "vote": "lots"}',
+            "wrong_type:vote",
+        ),
         (b'{"reviewerID": "A1", "asin": "B1", "overall": 4.0}', "missing_review_time"),
         (b'["A1", "B1", 5.0]', "not_a_json_object"),
-        (b'{"reviewerID": "A\xff1", "asin": "B1", "overall": 4.0, "unixReviewTime": 1}', "invalid_utf8"),
+        (
+            b'{"reviewerID": "A\xff1", "asin": "B1", "overall": 4.0, "unixReviewTime": 1}',
+            "invalid_utf8",
+        ),
         (b"   ", "empty_line"),
     ],
 )
@@ -56,7 +75,7 @@ def test_vote_with_thousands_separator_is_accepted():
 
 
 BAD_LINES = [
-    b'{"overall": 5.0, "verified": true, "reviewerID": "AX1", "asin": "B0', # truncated
+    b'{"overall": 5.0, "verified": true, "reviewerID": "AX1", "asin": "B0',  # truncated
     b'{"overall": "great", "reviewerID": "AX2", "asin": "B01", "unixReviewTime": 1400000000}',
     b'{"overall": 5.0, "asin": "B01", "unixReviewTime": 1400000000, "reviewerName": "Bob"}',
     b'{"overall": 5.0, "reviewerID": "AX4", "unixReviewTime": 1400000000}',
@@ -70,7 +89,7 @@ def test_corrupted_copy_is_quarantined_and_reconciles(tmp_path, real_source_dir)
     corrupted = [BAD_LINES[0], *real[:1000], *BAD_LINES[1:4], *real[1000:], BAD_LINES[4]]
     source = write_gz(tmp_path / "src" / REAL_2018, corrupted)
 
-    report = ingest_file(source, tmp_path / "lake", "test-run")
+    report = ingest_file(source, Lake(tmp_path / "lake"), "test-run")
 
     assert report.lines_read == len(real) + len(BAD_LINES)
     assert report.rows_loaded == len(real)
@@ -95,8 +114,9 @@ def test_corrupted_copy_is_quarantined_and_reconciles(tmp_path, real_source_dir)
 
 def test_rerun_replaces_rather_than_appends(tmp_path, real_source_dir):
     source = write_gz(tmp_path / "src" / REAL_2018, read_lines(real_source_dir / REAL_2018, 200))
-    first = ingest_sources(source.parent, tmp_path / "lake", "run-1")
-    second = ingest_sources(source.parent, tmp_path / "lake", "run-2")
+    settings = Settings(data_dir=tmp_path, source_dir=source.parent)
+    first = ingest_sources(settings, "run-1")
+    second = ingest_sources(settings, "run-2")
     assert first["rows_loaded"] == second["rows_loaded"] == 200
     table = pq.read_table(tmp_path / "lake/raw/reviews")
     assert table.num_rows == 200
@@ -109,17 +129,17 @@ def test_unreadable_file_fails_loudly_naming_it(tmp_path, real_source_dir):
     broken.parent.mkdir()
     broken.write_bytes(data[: len(data) // 2])  # gzip stream cut in half
     with pytest.raises(IngestError, match="Broken_5.json.gz"):
-        ingest_file(broken, tmp_path / "lake", "run")
+        ingest_file(broken, Lake(tmp_path / "lake"), "run")
     assert not (tmp_path / "lake/raw/reviews/Broken_5.parquet").exists()
 
 
 def test_missing_named_source_is_an_error(tmp_path, real_source_dir):
     with pytest.raises(IngestError, match="Nope.json.gz"):
-        ingest_sources(real_source_dir, tmp_path / "lake", "run", ["Nope.json.gz"])
+        ingest_sources(Settings(tmp_path, real_source_dir), "run", ["Nope.json.gz"])
 
 
 def test_real_data_loads_every_line(tmp_path, real_source_dir):
-    report = ingest_sources(real_source_dir, tmp_path / "lake", "run")
+    report = ingest_sources(Settings(tmp_path, real_source_dir), "run")
     assert report["lines_read"] == 26_330  # SOURCES.md
     assert report["rows_loaded"] + report["rows_quarantined"] == report["lines_read"]
     assert json.loads(json.dumps(report)) == report  # XCom-serialisable

@@ -18,7 +18,6 @@ def test_the_guide_has_its_examples():
     assert len(QUERIES) >= 8
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("query", QUERIES, ids=[f"query{i + 1}" for i in range(len(QUERIES))])
 def test_guide_query_answers_on_the_real_data(full_run, query):
     with connect(full_run.settings) as con:

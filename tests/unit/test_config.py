@@ -62,7 +62,15 @@ def test_an_unknown_profile_is_refused(environment):
 def test_the_loader_reads_what_dbt_duckdb_reads(tmp_path):
     settings = Settings(data_dir=tmp_path, source_dir=tmp_path)
     locations = source_locations("segmentation", settings)
-    assert set(locations) == {"assignments", "segments", "profiles", "terms", "examples", "runs", "model_selection"}
+    assert set(locations) == {
+        "assignments",
+        "segments",
+        "profiles",
+        "terms",
+        "examples",
+        "runs",
+        "model_selection",
+    }
     assert locations["runs"] == (
         f"read_parquet('{tmp_path}/lake/segments/runs/*/*.parquet', hive_partitioning = true)"
     )
@@ -75,3 +83,50 @@ def test_a_lake_type_without_a_postgres_type_is_named():
     assert postgres_type("DECIMAL(18,3)", "s", "t", "c") == "numeric(18,3)"
     with pytest.raises(TypeError, match=r"s\.t\.c: no PostgreSQL type for lake type FLOAT\[\]"):
         postgres_type("FLOAT[]", "s", "t", "c")
+
+
+def test_every_setting_comes_from_the_mapping_given():
+    environ = {
+        **PRODUCTION,
+        "USERSEGMENTS_DATA_DIR": "/srv/usersegments",
+        "USERSEGMENTS_SOURCE_DIR": "/srv/reviews",
+        "USERSEGMENTS_JARS_DIR": "/opt/jars",
+        "USERSEGMENTS_SPARK_DRIVER_MEMORY": "8g",
+        "USERSEGMENTS_SPARK_SHUFFLE_PARTITIONS": "64",
+        "USERSEGMENTS_MODEL_NAME": "interest_v2",
+        "USERSEGMENTS_PSEUDONYM_KEY": "key-material",
+    }
+    settings = Settings.from_env(environ)
+    assert str(settings.data_dir) == "/srv/usersegments" and str(settings.jars_dir) == "/opt/jars"
+    assert settings.lake.root == settings.data_dir / "lake"
+    assert (settings.spark.master, settings.spark.driver_memory) == ("spark://master:7077", "8g")
+    assert settings.spark.shuffle_partitions == 64
+    assert settings.mlflow_tracking_uri == "http://mlflow:5000"
+    assert settings.model_name == "interest_v2"
+    assert (settings.postgres.host, settings.postgres.port) == ("db", 5432)
+    # secrets never show in a repr (logs, task output)
+    assert "secret" not in repr(settings) and "key-material" not in repr(settings)
+
+
+# Code that may touch os.environ, and why: everything else gets a Settings.
+ENVIRONMENT_OWNERS = {
+    "usersegments/config.py": "Settings.from_env: the one reader",
+    "usersegments/airflow_cli.py": "passes the operator's environment through to airflow",
+    "usersegments/quality.py": "sets the data folder GX's yml substitutes (a write)",
+    "usersegments/encoder.py": "sets HF_HUB_OFFLINE before torch loads (a write)",
+}
+
+
+def test_only_the_settings_read_the_environment():
+    import ast
+
+    from usersegments.config import PROJECT_DIR
+
+    readers = set()
+    for folder in ("usersegments", "ml", "orchestration", "dags", "spark_jobs"):
+        for path in (PROJECT_DIR / folder).rglob("*.py"):
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv"}:
+                    readers.add(str(path.relative_to(PROJECT_DIR)))
+    assert readers <= set(ENVIRONMENT_OWNERS), readers - set(ENVIRONMENT_OWNERS)

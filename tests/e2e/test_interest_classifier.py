@@ -13,14 +13,18 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import run_airflow
-from usersegments.config import PROJECT_DIR, Settings, safe_name
-
-pytestmark = pytest.mark.slow
+from tests.e2e.conftest import run_airflow
+from usersegments.config import PROJECT_DIR, Settings
+from usersegments.lake import partition_name
 
 USERS = 3_667
-CANDIDATES = {"majority_baseline", "logistic_regression", "random_forest", "linear_svm",
-              "spark_logistic_regression"}  # fmt: skip
+CANDIDATES = {
+    "majority_baseline",
+    "logistic_regression",
+    "random_forest",
+    "linear_svm",
+    "spark_logistic_regression",
+}
 
 
 def latest_summary(settings: Settings) -> dict:
@@ -45,17 +49,24 @@ def test_pipeline_trains_tracks_and_promotes_the_classifier(full_run):
     assert gate["promoted"] and gate["reason"] == "no champion yet"
 
     client = MlflowClient(tracking_uri=tracking.tracking_uri(full_run.settings))
-    champion = client.get_model_version_by_alias(tracking.model_name(), "champion")
+    champion = client.get_model_version_by_alias(tracking.model_name(full_run.settings), "champion")
     assert int(champion.version) == classifier["challenger_version"]
     experiment = client.get_experiment_by_name(tracking.EXPERIMENT)
     runs = client.search_runs([experiment.experiment_id], "tags.candidate != ''")
     assert {r.data.tags["candidate"] for r in runs} == CANDIDATES
     for run in runs:
         metrics, tags = run.data.metrics, run.data.tags
-        for metric in ("accuracy", "macro_f1", "weighted_f1", "macro_precision", "weighted_recall",
-                       "f1_musical_instruments", "recall_gift_cards"):  # fmt: skip
+        for metric in (
+            "accuracy",
+            "macro_f1",
+            "weighted_f1",
+            "macro_precision",
+            "weighted_recall",
+            "f1_musical_instruments",
+            "recall_gift_cards",
+        ):
             assert metric in metrics, (tags["candidate"], metric)
-        assert tags["segmentation_run_id"] == safe_name(classifier["segmentation_run_id"])
+        assert tags["segmentation_run_id"] == partition_name(classifier["segmentation_run_id"])
         assert tags["code_version"]
         contexts = {i.tags[0].value for i in run.inputs.dataset_inputs}
         assert contexts == {"training", "evaluation"}
@@ -65,7 +76,9 @@ def test_pipeline_trains_tracks_and_promotes_the_classifier(full_run):
 
     mlflow.set_tracking_uri(tracking.tracking_uri(full_run.settings))
     mlflow.set_registry_uri(tracking.tracking_uri(full_run.settings))
-    info = mlflow.models.get_model_info(f"models:/{tracking.model_name()}/{champion.version}")
+    info = mlflow.models.get_model_info(
+        f"models:/{tracking.model_name(full_run.settings)}/{champion.version}"
+    )
     assert info.signature is not None and info.saved_input_example_info is not None
     inputs = info.signature.inputs.input_names()
     assert "text_000" in inputs and "pagerank" in inputs
@@ -84,10 +97,10 @@ def warehouse_scores(settings: Settings) -> pd.DataFrame:
 
 
 def test_scoring_dag_scores_each_user_once(full_run):
-    from ml.scoring import read_scores, scores_dir
+    from usersegments.warehouse import read_scores
 
     settings = full_run.settings
-    scoring_dag(full_run)
+    # make demo ran the scoring DAG after the pipeline
     first = read_scores(settings)
     published = warehouse_scores(settings)
     # every user read was scored, once, and the warehouse holds exactly those rows
@@ -105,17 +118,22 @@ def test_scoring_dag_scores_each_user_once(full_run):
         ).fetchall()[0][0]
     assert agreement > 0.99
     # the scores agree with the labels on held-out and trained users alike
-    labels = pd.read_parquet(settings.lake_dir / "clean" / "users.parquet", columns=["user_key", "primary_category"])
-    accuracy = (published.merge(labels, on="user_key").eval("predicted_interest == primary_category")).mean()
+    labels = pd.read_parquet(
+        settings.lake_dir / "clean" / "users.parquet", columns=["user_key", "primary_category"]
+    )
+    accuracy = (
+        published.merge(labels, on="user_key").eval("predicted_interest == primary_category")
+    ).mean()
     assert accuracy > 0.9
 
     # a rerun scores nobody: everyone is already scored
     scoring_dag(full_run)
     assert len(read_scores(settings)) == USERS
+    assert read_scores(settings)["scoring_run_id"].nunique() == 1  # no batch added
     assert len(warehouse_scores(settings)) == USERS
 
     # users an earlier run did not score (here: removed from its batch) are scored next time
-    (batch,) = scores_dir(settings).glob("*/part-0.parquet")
+    (batch,) = settings.lake.scores().glob("*/part-0.parquet")
     kept = pd.read_parquet(batch).iloc[: USERS // 2]
     kept.to_parquet(batch, index=False)
     scoring_dag(full_run)
@@ -131,11 +149,18 @@ def test_scoring_dag_scores_each_user_once(full_run):
 def registry_settings(full_run, tmp_path) -> Settings:
     """The full run's lake tables the classifier reads, under a fresh data folder: an
     empty MLflow registry of its own."""
-    source, settings = full_run.settings, Settings(data_dir=tmp_path, source_dir=full_run.settings.source_dir)
+    source, settings = (
+        full_run.settings,
+        Settings(data_dir=tmp_path, source_dir=full_run.settings.source_dir),
+    )
     for table in ("features", "runs"):
-        shutil.copytree(source.lake_dir / "segments" / table, settings.lake_dir / "segments" / table)
+        shutil.copytree(
+            source.lake_dir / "segments" / table, settings.lake_dir / "segments" / table
+        )
     (settings.lake_dir / "clean").mkdir(parents=True)
-    shutil.copy(source.lake_dir / "clean" / "users.parquet", settings.lake_dir / "clean" / "users.parquet")
+    shutil.copy(
+        source.lake_dir / "clean" / "users.parquet", settings.lake_dir / "clean" / "users.parquet"
+    )
     return settings
 
 
@@ -153,9 +178,19 @@ def register_weak_model(settings: Settings) -> int:
     split = load_split(settings)
     model = DummyClassifier(strategy="most_frequent").fit(split.x(split.train), split.train[LABEL])
     example = split.x(split.train).head(2)
-    with mlflow.start_run(experiment_id=tracking.experiment_id(mlflow.MlflowClient(), tracking.EXPERIMENT, settings)):
-        info = mlflow.sklearn.log_model(model, name="model", signature=infer_signature(example, model.predict(example)))
-    version = int(mlflow.register_model(info.model_uri, tracking.model_name(), tags={"segmentation_run_id": split.segmentation_run_id}).version)
+    with mlflow.start_run(
+        experiment_id=tracking.experiment_id(mlflow.MlflowClient(), tracking.EXPERIMENT, settings)
+    ):
+        info = mlflow.sklearn.log_model(
+            model, name="model", signature=infer_signature(example, model.predict(example))
+        )
+    version = int(
+        mlflow.register_model(
+            info.model_uri,
+            tracking.model_name(settings),
+            tags={"segmentation_run_id": split.segmentation_run_id},
+        ).version
+    )
     set_alias(settings, "challenger", version, "test", "register", "a deliberately weak model")
     return version
 
@@ -180,13 +215,13 @@ def test_gate_promotes_better_refuses_worse_and_rolls_back(registry_settings):
     refused = gate(settings, GatePolicy(margin=0.01, class_f1_floor=0.5), actor="test")
     assert not refused["promoted"] and "below the floor" in refused["reason"]
     first = gate(settings, GatePolicy(margin=0.01, class_f1_floor=0.0), actor="test")
-    assert first["promoted"] and alias_version(client, "champion") == weak
+    assert first["promoted"] and alias_version(client, settings.model_name, "champion") == weak
 
     # a better challenger is promoted
     strong = train(settings, include_spark=False)["challenger_version"]
     better = gate(settings, actor="test")
     assert better["promoted"], better["reason"]
-    assert alias_version(client, "champion") == strong
+    assert alias_version(client, settings.model_name, "champion") == strong
     assert better["metrics"]["challenger_macro_f1"] > better["metrics"]["champion_macro_f1"] + 0.5
 
     # a worse one is not, nor an equal one (no gain of the margin)
@@ -195,24 +230,30 @@ def test_gate_promotes_better_refuses_worse_and_rolls_back(registry_settings):
     train(settings, include_spark=False)
     equal = gate(settings, actor="test")
     assert not equal["promoted"] and "< margin" in equal["reason"]
-    assert alias_version(client, "champion") == strong
+    assert alias_version(client, settings.model_name, "champion") == strong
 
     # the champion loads by alias in a fresh process and scores users
     script = (
         "import mlflow, pandas as pd; from ml import tracking; from ml.data import load_split;"
         "from usersegments.config import Settings; s = Settings.from_env(); tracking.configure(s);"
-        "m = mlflow.pyfunc.load_model(f'models:/{tracking.model_name()}@champion'); sp = load_split(s);"
+        "m = mlflow.pyfunc.load_model(f'models:/{tracking.model_name(s)}@champion'); sp = load_split(s);"
         "p = m.predict(sp.x(sp.test)); print((pd.Series(p).values == sp.test['interest_category'].values).mean())"
     )
-    fresh = subprocess.run([sys.executable, "-c", script], env=fresh_env(settings),
-                           cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)  # fmt: skip
+    fresh = subprocess.run(
+        [sys.executable, "-c", script],
+        env=fresh_env(settings),
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert fresh.returncode == 0, fresh.stderr[-3000:]
     assert float(fresh.stdout.strip().splitlines()[-1]) > 0.9
 
     # rollback restores the previous champion; the history says who, when, from and to
     rolled = rollback(settings, actor="test")
     assert (rolled["from_version"], rolled["to_version"]) == (str(strong), str(weak))
-    assert alias_version(client, "champion") == weak
+    assert alias_version(client, settings.model_name, "champion") == weak
     changes = history(settings)
     champion_changes = changes[(changes["alias"] == "champion") & (changes["applied"] == "true")]
     assert list(champion_changes["action"]) == ["gate_promote", "gate_promote", "rollback"]
@@ -229,8 +270,28 @@ def test_gate_promotes_better_refuses_worse_and_rolls_back(registry_settings):
 
     # the documented manual command promotes by hand
     manual = subprocess.run(
-        [sys.executable, "-m", "ml.registry", "promote", "--version", str(strong), "--reason", "test"],
-        env=fresh_env(settings), cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "ml.registry",
+            "promote",
+            "--version",
+            str(strong),
+            "--reason",
+            "test",
+        ],
+        env=fresh_env(settings),
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert manual.returncode == 0, manual.stderr[-3000:]
-    assert alias_version(MlflowClient(tracking_uri=tracking.tracking_uri(settings)), "champion") == strong
+    assert (
+        alias_version(
+            MlflowClient(tracking_uri=tracking.tracking_uri(settings)),
+            settings.model_name,
+            "champion",
+        )
+        == strong
+    )

@@ -10,12 +10,10 @@ import subprocess
 import duckdb
 import pytest
 
-from services import spark_standalone_cluster
+from tests.services import spark_standalone_cluster
 from usersegments.config import Settings
 from usersegments.encoder import encoder_dir
 from usersegments.spark import SPARK_JOBS_DIR, spark_env, submit_command
-
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -37,11 +35,19 @@ def test_embedding_job_runs_on_a_standalone_cluster(full_run, tmp_path, standalo
     report_path = tmp_path / "report.json"
     command = submit_command(
         SPARK_JOBS_DIR / "embed_reviews.py",
-        ["--lake-dir", str(lake), "--encoder-dir", str(encoder_dir(Settings.from_env())),
-         "--batch-id", "cluster-test", "--report", str(report_path)],
+        [
+            "--lake-dir",
+            str(lake),
+            "--encoder-dir",
+            str(encoder_dir(Settings.from_env())),
+            "--batch-id",
+            "cluster-test",
+            "--report",
+            str(report_path),
+        ],
         Settings.from_env(),
         master=master_url,
-    )  # fmt: skip
+    )
     result = subprocess.run(
         command, env={**os.environ, **spark_env()}, capture_output=True, text=True, timeout=900
     )

@@ -1,0 +1,214 @@
+"""The end-to-end layer's pipeline runs, each made once per session and shared:
+
+- ``full_run``: the README's ``make demo`` on all of the real data (the pipeline DAG,
+  the summary, the scoring DAG) in a data folder of its own, under the tests' key;
+- ``two_file_run``: the pipeline and the scoring DAG on two small real files, one with
+  malformed lines inserted: the quarantine tests' run and the reference the
+  production profile's PostgreSQL warehouse is compared with.
+
+What each costs on 2 cores is in docs/testing.md. Tests must not add runs to a shared
+data folder unless they say so (``test_rerun_is_idempotent`` does, on purpose: a rerun
+of the demo's data); the others copy what they change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_KEY
+from tests.helpers import read_lines, write_gz
+from usersegments.airflow_cli import airflow_env
+from usersegments.config import PROJECT_DIR, Settings
+
+DAG_ID = "user_segments_pipeline"
+
+
+@dataclass
+class PipelineRun:
+    settings: Settings
+    env: dict[str, str]
+    result: subprocess.CompletedProcess
+    seconds: float = 0.0
+
+    @property
+    def log(self) -> str:
+        return self.result.stdout + self.result.stderr
+
+    def airflow(self, *args: str) -> subprocess.CompletedProcess:
+        return run_airflow(self.env, *args)
+
+
+def run_airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "usersegments.airflow_cli", *args],
+        env=env,
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+
+
+def pipeline_env(data_dir: Path, source_dir: Path) -> dict[str, str]:
+    settings = Settings(data_dir=data_dir, source_dir=source_dir)
+    # not MLflow's variable: mlflow.set_tracking_uri() in this process sets it to
+    # whatever data folder a test used last
+    inherited = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env = {**inherited, **settings.env(), "USERSEGMENTS_PSEUDONYM_KEY": TEST_KEY}
+    return {**env, **airflow_env(settings)}
+
+
+def run_pipeline(
+    data_dir: Path, source_dir: Path, conf: dict | None = None, stop_after: str | None = None
+) -> PipelineRun:
+    """`airflow dags test` of the pipeline DAG in its own data folder and Airflow home;
+    ``stop_after``: a task whose downstream tasks are marked successful, not run."""
+    env = pipeline_env(data_dir, source_dir)
+    if not (data_dir / "airflow" / "airflow.db").exists():
+        migrated = run_airflow(env, "db", "migrate")
+        assert migrated.returncode == 0, migrated.stderr[-3000:]
+    args = ["dags", "test", DAG_ID]
+    if conf:
+        args += ["--conf", json.dumps(conf)]
+    if stop_after:
+        args += ["--mark-success-pattern", downstream_pattern(stop_after)]
+    started = time.perf_counter()
+    result = run_airflow(env, *args)
+    seconds = time.perf_counter() - started
+    return PipelineRun(Settings(data_dir=data_dir, source_dir=source_dir), env, result, seconds)
+
+
+@pytest.fixture(scope="session")
+def full_run(tmp_path_factory, real_source_dir) -> PipelineRun:
+    """`make demo` exactly as the README runs it, on all of the real data, in a data
+    folder of its own (the Makefile takes USERSEGMENTS_DATA_DIR from the environment)."""
+    data_dir = tmp_path_factory.mktemp("full_run")
+    env = pipeline_env(data_dir, real_source_dir)
+    started = time.perf_counter()
+    result = subprocess.run(
+        ["make", "demo"], env=env, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=3600
+    )
+    run = PipelineRun(
+        Settings(data_dir=data_dir, source_dir=real_source_dir),
+        env,
+        result,
+        time.perf_counter() - started,
+    )
+    assert result.returncode == 0, run.log[-5000:]
+    print(f"make demo: {run.seconds:.0f} s")
+    return run
+
+
+# Two small real files (two interests, so a classifier is trained and users are scored)
+# with k fixed, and four malformed lines inserted into one of them: the quarantine
+# tests' run and the reference the production profile's warehouse is compared with.
+TWO_FILES_CONF = {
+    "source_files": ["Appliances_5.json.gz", "Gift_Cards_5.json.gz"],
+    "segment_count": 3,
+}
+MALFORMED_LINES = {
+    b'{"overall": 5.0, "reviewerID": "AQ1", "asin": "B0': "invalid_json",
+    b'{"overall": "5 stars", "reviewerID": "AQ2", "asin": "B01", "unixReviewTime": 1}': (
+        "wrong_type:overall"
+    ),
+    b'{"overall": 5.0, "asin": "B01", "unixReviewTime": 1400000000}': "missing_reviewer_id",
+    b"\xff\xfe not json": "invalid_utf8",
+}
+
+
+@dataclass
+class ReferenceRun:
+    run: PipelineRun
+    # the run's summary; table -> (rows, columns) of the DuckDB warehouse after it; and
+    # its published users, taken before any other test touches the folder
+    summary: dict
+    warehouse: dict[str, tuple[int, list[str]]]
+    user_keys: set[str]
+
+
+def duckdb_warehouse_shape(settings: Settings) -> dict[str, tuple[int, list[str]]]:
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        tables = [
+            t
+            for (t,) in con.sql(
+                "select table_name from information_schema.tables where table_schema = 'main'"
+            ).fetchall()
+        ]
+        columns_sql = (
+            "select column_name from information_schema.columns "
+            "where table_name = ? order by ordinal_position"
+        )
+        return {
+            t: (
+                con.sql(f'select count(*) from "{t}"').fetchall()[0][0],
+                [c for (c,) in con.sql(columns_sql, params=[t]).fetchall()],
+            )
+            for t in tables
+        }
+
+
+@pytest.fixture(scope="session")
+def two_file_run(tmp_path_factory, real_source_dir) -> ReferenceRun:
+    """The pipeline and the scoring DAG (local profile) on two small real files, one
+    with MALFORMED_LINES inserted after its 500th line."""
+    import duckdb
+
+    root = tmp_path_factory.mktemp("two_file_run")
+    appliances, gift_cards = TWO_FILES_CONF["source_files"]
+    real = read_lines(real_source_dir / appliances)
+    write_gz(root / "src" / appliances, [*real[:500], *MALFORMED_LINES, *real[500:]])
+    (root / "src" / gift_cards).symlink_to(real_source_dir / gift_cards)
+    run = run_pipeline(root / "data", root / "src", conf=TWO_FILES_CONF)
+    assert run.result.returncode == 0, run.log[-5000:]
+    scoring = run.airflow("dags", "test", "score_new_users")
+    assert scoring.returncode == 0, (scoring.stdout + scoring.stderr)[-5000:]
+    (summary_path,) = run.settings.runs_dir.glob("*/summary.json")
+    with duckdb.connect(str(run.settings.warehouse_path), read_only=True) as con:
+        users = {user for (user,) in con.sql("select user_key from users").fetchall()}
+    return ReferenceRun(
+        run, json.loads(summary_path.read_text()), duckdb_warehouse_shape(run.settings), users
+    )
+
+
+def downstream_pattern(task_id: str) -> str:
+    """A regex of exactly the pipeline's tasks downstream of ``task_id``."""
+    import re
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(PROJECT_DIR / "dags")).dags[DAG_ID]
+    downstream = dag.get_task(task_id).get_flat_relative_ids(upstream=False)
+    return "^(" + "|".join(re.escape(t) for t in sorted(downstream)) + ")$"
+
+
+def newest_run_id(run: PipelineRun) -> str:
+    import sqlite3
+
+    with sqlite3.connect(run.settings.data_dir / "airflow" / "airflow.db") as db:
+        (run_id,) = db.execute(
+            "select run_id from dag_run where dag_id = ? order by id desc limit 1", [DAG_ID]
+        ).fetchone()
+    return run_id
+
+
+def task_states(run: PipelineRun) -> dict[str, str]:
+    """Task id -> final state of the newest run, read from Airflow's metadata database."""
+    import sqlite3
+
+    run_id = newest_run_id(run)
+    with sqlite3.connect(run.settings.data_dir / "airflow" / "airflow.db") as db:
+        rows = db.execute(
+            "select task_id, state from task_instance where dag_id = ? and run_id = ?",
+            [DAG_ID, run_id],
+        ).fetchall()
+    return dict(rows)

@@ -1,0 +1,43 @@
+"""Every benchmark in bench/ runs at a tiny size, so none can rot unnoticed. The real
+sizes and their results are in docs/results.md; these check only that each runs to its
+ratio line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.e2e.conftest import pipeline_env
+from usersegments.config import PROJECT_DIR
+
+
+def bench(script: str, args: list[str], env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "bench" / script), *args],
+        env=env,
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    return result.stdout
+
+
+def test_segmentation_benchmark_on_the_demo_lake(full_run):
+    env = pipeline_env(full_run.settings.data_dir, full_run.settings.source_dir)
+    out = bench(
+        "segmentation_kmeans.py",
+        ["--k", "3", "--max-iter", "2", "--scales", "1,2", "--driver-memory", "2g"],
+        env,
+    )
+    assert "3667 users x " in out
+    assert "1x: MLlib vs scikit-learn" in out and "2x: MLlib vs scikit-learn" in out
+
+
+def test_embedding_benchmark_on_a_few_real_reviews(tmp_path, real_source_dir):
+    env = pipeline_env(tmp_path, real_source_dir)
+    out = bench("embedding_throughput.py", ["--reviews", "40"], env)
+    assert out.startswith("40 real reviews")
+    for engine in ("onnxruntime (baseline)", "sentence-transformers", "spark-nlp job"):
+        assert engine in out

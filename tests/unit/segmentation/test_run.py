@@ -1,0 +1,168 @@
+"""Both segmentation jobs end to end on a tiny synthetic lake (two obvious groups of
+users), in the unit suite's local Spark session: every table written, ids kept across
+runs, the evaluation refit matched to the published ids."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from usersegments.lake import Lake
+from usersegments.segmentation.options import SegmentationOptions
+from usersegments.segmentation.run import publish_segmentation, refit_for_evaluation
+
+VERSION = "test-encoder"
+# few iterations: two obvious groups of twelve users converge at once
+QUICK = SegmentationOptions(k=2, max_iter=10, pagerank_iterations=2)
+# synthetic: group g reviews items g-0..g-2 of one category, in its own words
+GROUPS = {"books": ("novel", "chapter", "author"), "music": ("guitar", "strings", "chord")}
+
+
+def users_and_reviews() -> tuple[pd.DataFrame, pd.DataFrame]:
+    users, reviews = [], []
+    for g, (category, words) in enumerate(GROUPS.items()):
+        for u in range(6):
+            user = f"{category}-{u}"
+            for i in range(3):
+                reviews.append(
+                    {
+                        "review_key": f"{user}-r{i}",
+                        "user_key": user,
+                        "item_id": f"{category}-{i}",
+                        "category": category,
+                        "summary": words[i],
+                        "review_text": " ".join(words),
+                        "rating": 5.0 - 3 * g,
+                        "reviewed_at": pd.Timestamp(2015 + i, 1, 1 + u),
+                    }
+                )
+            users.append(
+                {
+                    "user_key": user,
+                    "review_count": 3,
+                    "mean_review_words": 3.0 + u % 2,
+                    "helpful_votes": u % 3,
+                    "tenure_days": 700 + u,
+                    "recency_days": 100 + 50 * g,
+                    "mean_rating": 5.0 - 3 * g,
+                    "rating_stddev": 0.0,
+                    "verified_share": 1.0,
+                    "text_share": 1.0,
+                    "share_books": 1.0 - g,
+                    "share_music": float(g),
+                    "primary_category": category,
+                }
+            )
+    return pd.DataFrame(users), pd.DataFrame(reviews)
+
+
+def unit_vector(angle: float) -> list[float]:
+    return [math.cos(angle), math.sin(angle), 0.0]
+
+
+@pytest.fixture
+def lake(tmp_path) -> Lake:
+    lake = Lake(tmp_path / "lake")
+    users, reviews = users_and_reviews()
+    lake.clean_dir.mkdir(parents=True)
+    users.to_parquet(lake.clean("users"))
+    reviews.to_parquet(lake.clean("reviews"))
+    # the evaluation split: each user's last review held out
+    split = reviews.assign(
+        evaluation_split=["holdout" if k.endswith("r2") else "train" for k in reviews.review_key]
+    )
+    split.to_parquet(lake.clean("evaluation_reviews"))
+    users.to_parquet(lake.clean("evaluation_users"))
+    angle = {"books": 0.0, "music": 1.5}
+    vectors = reviews.assign(
+        vector=[unit_vector(angle[c] + 0.01 * i) for i, c in enumerate(reviews.category)]
+    )
+    batch = lake.review_vectors(VERSION) / "batch=b1"
+    batch.mkdir(parents=True)
+    vectors[["review_key", "user_key", "vector"]].to_parquet(batch / "part-0.parquet")
+    per_user = vectors.groupby("user_key")["vector"].apply(
+        lambda v: list(pd.DataFrame(list(v)).mean())
+    )
+    lake.user_vectors(VERSION).mkdir(parents=True)
+    per_user.rename("vector").reset_index().to_parquet(
+        lake.user_vectors(VERSION) / "part-0.parquet"
+    )
+    return lake
+
+
+def memberships(lake: Lake, run_id: str, root: str = "segments") -> pd.Series:
+    frame = pd.read_parquet(lake.segmentation("assignments", run_id, root))
+    return frame.set_index("user_key")["segment_id"]
+
+
+def test_a_run_publishes_every_table_and_keeps_ids_on_a_rerun(spark, lake):
+    options = SegmentationOptions(
+        k_min=2, k_max=3, max_iter=10, pagerank_iterations=2, min_segment_share=0.1
+    )
+    first = publish_segmentation(spark, lake, "manual__1", VERSION, options)
+    assert first["k"] == 2 and first["k_selection"] == "silhouette"
+    assert [s["k"] for s in first["model_selection"]] == [2, 3]
+    assert first["users"] == 12 and first["users_without_text"] == 0
+    for table in (
+        "assignments",
+        "segments",
+        "profiles",
+        "terms",
+        "examples",
+        "model_selection",
+        "runs",
+        "centroids",
+        "features",
+        "feature_pipeline",
+    ):
+        assert lake.segmentation(table, "manual__1").is_dir(), table
+    groups = memberships(lake, "manual__1")
+    # the two groups, one segment each
+    assert groups.groupby(groups.index.str.split("-").str[0]).nunique().eq(1).all()
+    assert groups.nunique() == 2
+    segments = pd.read_parquet(lake.segmentation("segments", "manual__1"))
+    assert sorted(segments.top_category) == ["books", "music"]
+    assert segments.segment_name.is_unique and segments.user_count.sum() == 12
+    assert {"guitar", "novel"} <= set(pd.read_parquet(lake.segmentation("terms", "manual__1")).term)
+    features = pd.read_parquet(lake.segmentation("features", "manual__1"))
+    assert len(features) == 12 and "text_000" in features.columns and "pagerank" in features.columns
+
+    again = publish_segmentation(
+        spark,
+        lake,
+        "manual__2",
+        VERSION,
+        QUICK,
+    )
+    assert (again["previous_run_id"], again["ari_previous"], again["unchanged_id_share"]) == (
+        "manual__1",
+        1.0,
+        1.0,
+    )
+    assert (
+        again["input_fingerprint"]
+        == first["input_fingerprint"]
+        == again["previous_input_fingerprint"]
+    )
+    assert memberships(lake, "manual__2").equals(groups)
+
+
+def test_the_evaluation_refit_uses_the_published_settings_and_ids(spark, lake):
+    publish_segmentation(
+        spark,
+        lake,
+        "manual__1",
+        VERSION,
+        QUICK,
+    )
+    report = refit_for_evaluation(spark, lake, "manual__1", VERSION, iterations=QUICK)
+    assert (report["k"], report["algorithm"], report["users"]) == (2, "kmeans", 12)
+    assert (report["ari_published"], report["unchanged_id_share"], report["shared_users"]) == (
+        1.0,
+        1.0,
+        12,
+    )
+    refit = memberships(lake, "manual__1", "segments_eval")
+    assert refit.sort_index().equals(memberships(lake, "manual__1").sort_index())

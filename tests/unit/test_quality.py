@@ -1,0 +1,113 @@
+"""The user_segments checkpoint (real Great Expectations) on small hand-made runs: a
+clean segmentation passes, each kind of bad one is stopped naming the expectation."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from usersegments.config import Settings
+from usersegments.lake import Lake
+from usersegments.quality import ExpectationsFailed, run_checkpoint
+from usersegments.warehouse import read_segment_assignments
+
+
+def write_run(lake: Lake, run_id, users, assignments, segments, run=None):
+    lake.clean_dir.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"user_key": users}).to_parquet(lake.clean("users"))
+    run = {
+        "input_fingerprint": "b",
+        "previous_input_fingerprint": "a",
+        "ari_previous": 0.5,
+        "unchanged_id_share": 0.5,
+        **(run or {}),
+    }
+    for name, frame in (
+        (
+            "assignments",
+            pd.DataFrame(assignments, columns=["user_key", "segment_id", "distance_to_centroid"]),
+        ),
+        ("segments", pd.DataFrame(segments, columns=["segment_id", "segment_name"])),
+        ("runs", pd.DataFrame([run])),
+    ):
+        folder = lake.segmentation(name, run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(folder / "part-0.parquet")
+
+
+GOOD = {
+    "users": ["u1", "u2", "u3", "u4"],
+    "assignments": [("u1", 1, 0.1), ("u2", 1, 0.2), ("u3", 2, 0.3), ("u4", 2, 0.0)],
+    "segments": [(1, "one"), (2, "two")],
+}
+
+
+def check(tmp_path, **changes):
+    settings = Settings(data_dir=tmp_path, source_dir=tmp_path)
+    write_run(settings.lake, "r1", **{**GOOD, **changes})
+    return run_checkpoint("user_segments", settings, "r1", parameters={"min_segment_size": 2})
+
+
+def test_a_clean_segmentation_passes(tmp_path):
+    assert check(tmp_path)["success"]
+
+
+@pytest.mark.parametrize(
+    "changes, failing",
+    [
+        (
+            {"users": ["u1", "u2", "u3", "u4", "u5"]},
+            "expect_column_values_to_not_be_null(segment_id",
+        ),
+        (
+            {"assignments": GOOD["assignments"] + [("u1", 2, 0.4)]},
+            "expect_column_values_to_be_unique(user_key",
+        ),
+        (
+            {"segments": GOOD["segments"] + [(3, "empty")]},
+            "expect_column_values_to_not_be_null(user_key",
+        ),
+        # u4 is assigned but not a published user
+        ({"users": ["u1", "u2", "u3"]}, "expect_column_values_to_be_in_set(is_known_user"),
+        (
+            {"assignments": [("u1", 1, 0.1), ("u2", 1, 0.2), ("u3", 1, 0.3), ("u4", 2, 0.0)]},
+            "expect_column_min_to_be_between(segment_user_count",
+        ),
+        ({"run": {"input_fingerprint": "a", "ari_previous": 0.9}}, "ids_stable_if_input_unchanged"),
+    ],
+    ids=[
+        "unassigned user",
+        "assigned twice",
+        "empty segment",
+        "unknown user",
+        "segment too small",
+        "unstable ids",
+    ],
+)
+def test_the_checkpoint_stops_bad_segmentations(tmp_path, changes, failing):
+    with pytest.raises(ExpectationsFailed, match=re.escape(failing)):
+        check(tmp_path, **changes)
+
+
+def test_stable_ids_are_required_only_when_inputs_are_unchanged(tmp_path):
+    settings = Settings(data_dir=tmp_path, source_dir=tmp_path)
+    write_run(
+        settings.lake,
+        "r1",
+        **GOOD,
+        run={"input_fingerprint": "a", "ari_previous": 1.0, "unchanged_id_share": 1.0},
+    )
+    assert read_segment_assignments(settings, "r1")["ids_stable_if_input_unchanged"].all()
+    write_run(
+        settings.lake,
+        "r1",
+        **GOOD,
+        run={"previous_input_fingerprint": None, "ari_previous": None},
+    )
+    assert read_segment_assignments(settings, "r1")["ids_stable_if_input_unchanged"].all()
+    write_run(
+        settings.lake, "r1", **GOOD, run={"input_fingerprint": "a", "unchanged_id_share": 0.75}
+    )
+    assert not read_segment_assignments(settings, "r1")["ids_stable_if_input_unchanged"].any()
