@@ -5,7 +5,7 @@
     the published features (every review) and the recommender evaluation's (training
     reviews only). -#}
 {% macro user_behaviour_features(reviews) -%}
-{%- set categories = var('review_categories') -%}
+    {%- set categories = var('review_categories') -%}
 
 with
 
@@ -45,9 +45,9 @@ per_user as (
         avg(cast(cast(is_verified as integer) as double precision)) as verified_share,
         cast(coalesce(sum(helpful_votes), 0) as bigint) as helpful_votes,
         avg(cast(cast(has_text as integer) as double precision)) as text_share,
-        {%- for category in categories %}
+    {%- for category in categories %}
         avg(cast(cast(category = '{{ category }}' as integer) as double precision)) as share_{{ category }}{{ "," if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
 
     from reviews
     group by user_key

@@ -26,7 +26,8 @@ numbered as (
 )
 
 select
-    md5(concat_ws('|',
+    md5(concat_ws(
+        '|',
         user_key,
         {{ unix_seconds('reviewed_at') }},
         coalesce(summary, ''),

@@ -41,7 +41,9 @@ ranked as (
 
 held_out as (
 
-    select user_key, item_id
+    select
+        user_key,
+        item_id
     from ranked
     where recency_rank <= {{ holdout_items }} and user_item_count > {{ holdout_items }}
 

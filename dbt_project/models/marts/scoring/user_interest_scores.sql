@@ -12,5 +12,6 @@ select
     scores.scored_at
 from {{ ref('stg_scoring__user_interest_scores') }} as scores
 left join {{ ref('stg_segmentation__segments') }} as segments
-    on scores.segmentation_run_id = segments.run_id
-    and scores.segment_id = segments.segment_id
+    on
+        scores.segmentation_run_id = segments.run_id
+        and scores.segment_id = segments.segment_id

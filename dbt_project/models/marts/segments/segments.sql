@@ -19,24 +19,26 @@ segments as (
 profiles as (
 
     select
-        segment_id,
-        max(case when feature = 'review_count' then segment_value end) as mean_reviews,
-        max(case when feature = 'mean_rating' then segment_value end) as mean_rating,
-        max(case when feature = 'mean_rating' then lift end) as mean_rating_lift,
-        max(case when feature = 'mean_review_words' then segment_value end) as mean_review_words,
-        max(case when feature = 'mean_review_words' then lift end) as mean_review_words_lift,
-        max(case when feature = 'helpful_votes' then lift end) as helpful_votes_lift,
-        max(case when feature = 'recency_days' then segment_value end) as mean_recency_days,
-        max(case when feature = 'degree' then lift end) as co_reviewer_lift
-    from {{ ref('stg_segmentation__profiles') }}
+        profiles.segment_id,
+        max(case when profiles.feature = 'review_count' then profiles.segment_value end) as mean_reviews,
+        max(case when profiles.feature = 'mean_rating' then profiles.segment_value end) as mean_rating,
+        max(case when profiles.feature = 'mean_rating' then profiles.lift end) as mean_rating_lift,
+        max(case when profiles.feature = 'mean_review_words' then profiles.segment_value end) as mean_review_words,
+        max(case when profiles.feature = 'mean_review_words' then profiles.lift end) as mean_review_words_lift,
+        max(case when profiles.feature = 'helpful_votes' then profiles.lift end) as helpful_votes_lift,
+        max(case when profiles.feature = 'recency_days' then profiles.segment_value end) as mean_recency_days,
+        max(case when profiles.feature = 'degree' then profiles.lift end) as co_reviewer_lift
+    from {{ ref('stg_segmentation__profiles') }} as profiles
     inner join current_run using (run_id)
-    group by segment_id
+    group by profiles.segment_id
 
 ),
 
 examples as (
 
-    select examples.segment_id, reviews.summary as example_review_summary
+    select
+        examples.segment_id,
+        reviews.summary as example_review_summary
     from {{ ref('stg_segmentation__examples') }} as examples
     inner join current_run using (run_id)
     inner join {{ ref('reviews') }} as reviews using (review_key)
