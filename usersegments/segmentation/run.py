@@ -6,9 +6,10 @@ the run's tables. ``refit_for_evaluation``: the recommender evaluation's replica
 published run, with its algorithm, k, weights and seed, on the evaluation split's
 training reviews only, its clusters matched to the published segment ids.
 
-Cost per run, n users and r reviews: the co-review graph is a self-join on shared items
-(Σ dᵢ² rows for item degrees dᵢ) and PageRank O(edges) per iteration; each k fit is
-O(n·k·d) per iteration; profiles, terms and examples are O(n + r). What reaches the
+Cost per run, n users and r reviews: PageRank walks the bipartite user-item graph,
+O(r) per iteration, and only the distinct co-reviewer count pairs users up, once
+(Σ dᵢ² rows for item degrees dᵢ); each k fit is O(n·k·d) per iteration; profiles,
+terms and examples are O(n + r). What reaches the
 driver: one row per segment, per segment and term, per k, and a sample of at most
 clustering.PCA_SAMPLE users for the principal axes.
 """
