@@ -60,9 +60,11 @@ SEGMENTATION = [
 def user_segments_pipeline():
     @task(outlets=[RAW_REVIEWS])
     def ingest(params=None, run_id=None) -> dict:
-        from usersegments.ingest import ingest_sources
+        from usersegments.ingest import IngestPolicy, ingest_sources
 
-        return ingest_sources(SETTINGS, run_id, params["source_files"] or None)
+        policy = IngestPolicy(params["max_quarantined_share"])
+        files, retire = params["source_files"] or None, params["retire_files"] or None
+        return ingest_sources(SETTINGS, run_id, files, retire, policy)
 
     @task
     def validate(checkpoint: str, params=None, run_id=None) -> dict:

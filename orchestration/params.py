@@ -10,9 +10,11 @@ from __future__ import annotations
 from airflow.sdk import Param
 
 from ml.config import GatePolicy, RecommenderConfig
+from usersegments.ingest import IngestPolicy
 from usersegments.segmentation.options import ALGORITHMS, DEFAULT_WEIGHTS, SegmentationOptions
 
 SEGMENTATION = SegmentationOptions()
+INGEST = IngestPolicy()
 RECOMMENDER = RecommenderConfig()
 GATE = GatePolicy()
 
@@ -27,7 +29,30 @@ PIPELINE_PARAMS = {
         type="array",
         items={"type": "string"},
         title="Source files",
-        description="File names in the source folder to ingest; empty for all of them.",
+        description=(
+            "File names in the source folder to ingest (or ingest again); empty for all "
+            "of them. Files ingested by earlier runs stay in the input."
+        ),
+        section=INPUTS,
+    ),
+    "retire_files": Param(
+        [],
+        type="array",
+        items={"type": "string"},
+        title="Files to retire",
+        description=(
+            "File names to remove from the lake before this run: a run reads every file "
+            "ingested so far, until one is retired."
+        ),
+        section=INPUTS,
+    ),
+    "max_quarantined_share": Param(
+        INGEST.max_quarantined_share,
+        type="number",
+        minimum=0,
+        maximum=1,
+        title="Largest share of bad lines",
+        description="A file with more of its lines quarantined is refused whole, naming it.",
         section=INPUTS,
     ),
     "strict_expectations": Param(

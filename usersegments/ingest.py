@@ -10,6 +10,13 @@ Both published schemas of the Amazon review data are accepted: the 2014 one
 (``helpful: [up, total]``) and the 2018 one (``verified``, ``vote``, ``style``,
 ``image``). Values are mapped, not cleaned: casting and normalising is dbt's job.
 Each source file is rewritten whole on every run, so reruns are idempotent.
+
+A run's input is the lake as a whole: every file ingested by this run or an earlier
+one, until a run retires it (``retire``: its lake files are removed). A file is refused
+whole, naming it, before anything is written: when it is empty, when more than the
+policy's share of its lines is quarantined, or when the dbt seed gives it no category.
+A review whose text is longer than ``MAX_TEXT_CHARS`` is quarantined: one review of
+megabytes would otherwise outweigh a whole segment's words.
 """
 
 from __future__ import annotations
@@ -28,10 +35,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from usersegments.config import Settings
+from usersegments.config import DBT_PROJECT_DIR, Settings
 from usersegments.lake import Lake, write_parquet_atomically
 
 SOURCE_SUFFIXES = (".json.gz", ".json", ".jsonl", ".jsonl.gz")
+# The longest real review (summary and body) has 11,310 characters.
+MAX_TEXT_CHARS = 32_000
+# A JSON object with none of these keys is a review of neither schema.
+REVIEW_KEYS = frozenset({"reviewerID", "asin", "overall", "unixReviewTime", "reviewText"})
+# Every source file's category: dbt's seed, the one list of known files.
+SOURCE_FILES_SEED = DBT_PROJECT_DIR / "seeds" / "amazon_source_files.csv"
 # 2018 files write helpful votes as text with thousands separators ("1,024").
 VOTE_PATTERN = re.compile(r"\d{1,3}(,\d{3})*|\d+")
 
@@ -75,6 +88,12 @@ class IngestError(RuntimeError):
 
 class Rejected(ValueError):
     """A line that goes to quarantine; the message is the recorded reason."""
+
+
+@dataclass(frozen=True)
+class IngestPolicy:
+    # a file with a larger share of quarantined lines is refused whole
+    max_quarantined_share: float = 0.1
 
 
 @dataclass
@@ -125,6 +144,8 @@ def map_record(obj: Any) -> dict[str, Any]:
     """Map one decoded JSON value (either schema) to the raw schema's value columns."""
     if not isinstance(obj, dict):
         raise Rejected(f"not_a_json_object (got {type(obj).__name__})")
+    if not REVIEW_KEYS & obj.keys():
+        raise Rejected(f"unknown_schema (keys: {', '.join(sorted(obj)[:8]) or 'none'})")
 
     reviewer_id = _required_id(obj, "reviewerID", "missing_reviewer_id")
     item_id = _required_id(obj, "asin", "missing_item_id")
@@ -159,6 +180,11 @@ def map_record(obj: Any) -> dict[str, Any]:
     )
     style = _optional(obj, "style", lambda v: isinstance(v, dict), "object")
     images = _optional(obj, "image", lambda v: isinstance(v, list), "list")
+    summary = _optional(obj, "summary", lambda v: isinstance(v, str), "string")
+    review_text = _optional(obj, "reviewText", lambda v: isinstance(v, str), "string")
+    text_chars = len(summary or "") + len(review_text or "")
+    if text_chars > MAX_TEXT_CHARS:
+        raise Rejected(f"text_too_long ({text_chars} characters, at most {MAX_TEXT_CHARS})")
 
     return {
         # 2014 files carry `helpful`; 2018 files never do.
@@ -167,8 +193,8 @@ def map_record(obj: Any) -> dict[str, Any]:
         "reviewer_name": _optional(obj, "reviewerName", lambda v: isinstance(v, str), "string"),
         "item_id": item_id,
         "rating": float(rating),
-        "summary": _optional(obj, "summary", lambda v: isinstance(v, str), "string"),
-        "review_text": _optional(obj, "reviewText", lambda v: isinstance(v, str), "string"),
+        "summary": summary,
+        "review_text": review_text,
         "unix_review_time": unix_time,
         "review_time_text": _optional(obj, "reviewTime", lambda v: isinstance(v, str), "string"),
         "verified": _optional(obj, "verified", lambda v: isinstance(v, bool), "boolean"),
@@ -218,21 +244,26 @@ def source_stem(path: Path) -> str:
     return path.stem
 
 
-def ingest_file(path: Path, lake: Lake, run_id: str) -> FileReport:
-    """Ingest one source file, replacing whatever an earlier run wrote for it."""
-    report = FileReport(source_file=path.name)
-    loaded: list[dict[str, Any]] = []
-    quarantined: list[dict[str, Any]] = []
-    lineage = {"ingest_run_id": run_id, "source_file": path.name}
+@dataclass
+class ParsedFile:
+    path: Path
+    report: FileReport
+    loaded: list[dict[str, Any]]
+    quarantined: list[dict[str, Any]]
 
+
+def parse_file(path: Path, run_id: str) -> ParsedFile:
+    """Every line of one source file, mapped or with the reason it is quarantined."""
+    parsed = ParsedFile(path, FileReport(source_file=path.name), [], [])
+    lineage = {"ingest_run_id": run_id, "source_file": path.name}
     for number, raw in _read_lines(path):
-        report.lines_read += 1
+        parsed.report.lines_read += 1
         try:
-            loaded.append({**lineage, "line_number": number, **parse_line(raw)})
+            parsed.loaded.append({**lineage, "line_number": number, **parse_line(raw)})
         except Rejected as rejected:
             reason = str(rejected)
-            report.quarantine_reasons[reason.split(" ")[0]] += 1
-            quarantined.append(
+            parsed.report.quarantine_reasons[reason.split(" ")[0]] += 1
+            parsed.quarantined.append(
                 {
                     **lineage,
                     "line_number": number,
@@ -240,24 +271,99 @@ def ingest_file(path: Path, lake: Lake, run_id: str) -> FileReport:
                     "raw_line": raw.decode("utf-8", errors="backslashreplace"),
                 }
             )
+    return parsed
 
-    stem = source_stem(path)
+
+def check_file(parsed: ParsedFile, policy: IngestPolicy, categorised: set[str]) -> None:
+    """Refuse a file that cannot be a useful part of the input, naming it and why."""
+    name, report = parsed.path.name, parsed.report
+    if name not in categorised:
+        raise IngestError(
+            f"{parsed.path}: no category for this file: add a row for {name!r} to "
+            f"{SOURCE_FILES_SEED.relative_to(DBT_PROJECT_DIR.parent)} "
+            "(source_file, category, category_name, dataset_version)"
+        )
+    if not report.lines_read:
+        raise IngestError(f"{parsed.path}: empty file (0 lines): refused, not read as no reviews")
+    share = len(parsed.quarantined) / report.lines_read
+    if share > policy.max_quarantined_share:
+        commonest = ", ".join(f"{r} {n}" for r, n in report.quarantine_reasons.most_common(3))
+        first = parsed.quarantined[0]["line_number"]
+        raise IngestError(
+            f"{parsed.path}: {len(parsed.quarantined)} of {report.lines_read} lines "
+            f"({share:.0%}) would be quarantined, more than the {policy.max_quarantined_share:.0%}"
+            f" allowed (first at line {first}; {commonest}): file refused"
+        )
+
+
+def write_file(parsed: ParsedFile, lake: Lake) -> FileReport:
+    """Replace the file's lake tables, then reconcile lines read with rows written."""
+    report, stem = parsed.report, source_stem(parsed.path)
     reviews_path = write_parquet_atomically(
-        pa.Table.from_pylist(loaded, schema=RAW_REVIEW_SCHEMA), lake.raw_reviews(stem)
+        pa.Table.from_pylist(parsed.loaded, schema=RAW_REVIEW_SCHEMA), lake.raw_reviews(stem)
     )
     quarantine_path = write_parquet_atomically(
-        pa.Table.from_pylist(quarantined, schema=QUARANTINE_SCHEMA), lake.quarantine(stem)
+        pa.Table.from_pylist(parsed.quarantined, schema=QUARANTINE_SCHEMA), lake.quarantine(stem)
     )
-
     # Counted from what is on disk, not from the lists above, so a lost write shows.
     report.rows_loaded = pq.read_metadata(reviews_path).num_rows
     report.rows_quarantined = pq.read_metadata(quarantine_path).num_rows
     if report.lines_read != report.rows_loaded + report.rows_quarantined:
         raise IngestError(
-            f"{path.name}: {report.lines_read} lines read but {report.rows_loaded} loaded "
-            f"+ {report.rows_quarantined} quarantined"
+            f"{parsed.path.name}: {report.lines_read} lines read but {report.rows_loaded} "
+            f"loaded + {report.rows_quarantined} quarantined"
         )
     return report
+
+
+def ingest_file(
+    path: Path, lake: Lake, run_id: str, policy: IngestPolicy = IngestPolicy()
+) -> FileReport:
+    """Ingest one source file, replacing whatever an earlier run wrote for it."""
+    parsed = parse_file(path, run_id)
+    check_file(parsed, policy, categorised_files())
+    return write_file(parsed, lake)
+
+
+def categorised_files() -> set[str]:
+    """The source files dbt's seed gives a category."""
+    import csv
+
+    with SOURCE_FILES_SEED.open(newline="") as handle:
+        return {row["source_file"] for row in csv.DictReader(handle)}
+
+
+def retire_files(lake: Lake, names: list[str]) -> list[str]:
+    """Remove files from the lake (their reviews and quarantine), so that later runs no
+    longer read them; a name the lake does not hold is an error."""
+    stems = {source_stem(Path(name)): name for name in names}
+    missing = [name for stem, name in stems.items() if not lake.raw_reviews(stem).exists()]
+    if missing:
+        raise IngestError(f"cannot retire files the lake does not hold: {', '.join(missing)}")
+    for stem in stems:
+        lake.raw_reviews(stem).unlink()
+        lake.quarantine(stem).unlink(missing_ok=True)
+    return sorted(names)
+
+
+def lake_files(lake: Lake) -> list[dict[str, Any]]:
+    """Every source file in the lake: rows loaded and quarantined, and the run that
+    ingested it (the run's input)."""
+    files = []
+    for path in sorted(lake.raw_reviews().parent.glob("*.parquet")):
+        table = pq.read_table(path, columns=["source_file", "ingest_run_id"])
+        quarantine = lake.quarantine(path.stem)
+        files.append(
+            {
+                "source_file": table["source_file"][0].as_py() if len(table) else path.stem,
+                "rows_loaded": len(table),
+                "rows_quarantined": pq.read_metadata(quarantine).num_rows
+                if quarantine.exists()
+                else 0,
+                "ingest_run_id": table["ingest_run_id"][0].as_py() if len(table) else None,
+            }
+        )
+    return files
 
 
 def discover_sources(source_dir: Path, names: list[str] | None = None) -> list[Path]:
@@ -277,15 +383,26 @@ def discover_sources(source_dir: Path, names: list[str] | None = None) -> list[P
 
 
 def ingest_sources(
-    settings: Settings, run_id: str, names: list[str] | None = None
+    settings: Settings,
+    run_id: str,
+    names: list[str] | None = None,
+    retire: list[str] | None = None,
+    policy: IngestPolicy = IngestPolicy(),
 ) -> dict[str, Any]:
-    """Ingest the selected files of the source folder; returns per-file reports and the
-    totals. Also creates the folders later stages write into: dbt's exported marts and
-    the embedded warehouse."""
+    """Retire the named files from the lake, then ingest the selected source files
+    (all of them when none is named): every file is read and checked before any is
+    written, so a refused file leaves the lake as it was. Returns this run's per-file
+    reports and totals, and the lake's files after it (the run's input). Also creates
+    the folders later stages write into: dbt's exported marts and the warehouse."""
     settings.lake.clean_dir.mkdir(parents=True, exist_ok=True)
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    paths = discover_sources(settings.source_dir, names)
-    files = [ingest_file(path, settings.lake, run_id) for path in paths]
+    paths = discover_sources(settings.source_dir, names) if names or not retire else []
+    categorised = categorised_files()
+    parsed = [parse_file(path, run_id) for path in paths]
+    for each in parsed:
+        check_file(each, policy, categorised)
+    retired = retire_files(settings.lake, retire) if retire else []
+    files = [write_file(each, settings.lake) for each in parsed]
     reasons: Counter = Counter()
     for report in files:
         reasons.update(report.quarantine_reasons)
@@ -296,6 +413,8 @@ def ingest_sources(
         "rows_loaded": sum(r.rows_loaded for r in files),
         "rows_quarantined": sum(r.rows_quarantined for r in files),
         "quarantine_reasons": dict(sorted(reasons.items())),
+        "retired": retired,
+        "lake_files": lake_files(settings.lake),
     }
 
 
@@ -303,8 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-id", default="manual")
     parser.add_argument("files", nargs="*", help="source file names (default: all)")
+    parser.add_argument("--retire", action="append", help="remove this file from the lake first")
     args = parser.parse_args(argv)
-    report = ingest_sources(Settings.from_env(), args.run_id, args.files or None)
+    report = ingest_sources(Settings.from_env(), args.run_id, args.files or None, args.retire)
     json.dump(report, sys.stdout, indent=2)
     print()
     return 0

@@ -30,6 +30,9 @@ def build_summary(
         "rows_quarantined": ingest["rows_quarantined"],
         "quarantine_reasons": ingest["quarantine_reasons"],
         "files": ingest["files"],
+        # the run's input: every file in the lake after this run's ingest and retirements
+        "lake_files": ingest.get("lake_files", []),
+        "retired": ingest.get("retired", []),
         "published": table_counts(settings, PUBLISHED_TABLES),
         "embeddings": embedding_counts(settings, run_id),
         "segmentation": segmentation_summary(settings),
@@ -96,6 +99,13 @@ def format_summary(summary: dict[str, Any]) -> str:
     ]
     for reason, count in summary["quarantine_reasons"].items():
         lines.append(f"    {reason:<30} {count:>6,}")
+    this_run = {f["source_file"] for f in summary["files"]}
+    lines.append(f"  input: {len(summary['lake_files'])} files in the lake")
+    for file in summary["lake_files"]:
+        when = "this run" if file["source_file"] in this_run else f"run {file['ingest_run_id']}"
+        lines.append(f"    {file['source_file']:<40} {file['rows_loaded']:>8,}  ingested by {when}")
+    for name in summary["retired"]:
+        lines.append(f"    {name:<40} retired by this run")
     lines.append("  published")
     for table, count in summary["published"].items():
         lines.append(f"    {table:<16} {count:>8,}")

@@ -9,7 +9,14 @@ import pytest
 
 from tests.helpers import read_lines, write_gz
 from usersegments.config import Settings
-from usersegments.ingest import IngestError, Rejected, ingest_file, ingest_sources, parse_line
+from usersegments.ingest import (
+    IngestError,
+    IngestPolicy,
+    Rejected,
+    ingest_file,
+    ingest_sources,
+    parse_line,
+)
 from usersegments.lake import Lake
 
 REAL_2014 = "reviews_Musical_Instruments_5.json.gz"
@@ -54,6 +61,13 @@ def test_both_schemas_map_to_one(real_source_dir):
         ),
         (b'{"reviewerID": "A1", "asin": "B1", "overall": 4.0}', "missing_review_time"),
         (b'["A1", "B1", 5.0]', "not_a_json_object"),
+        # a JSON object of another kind: say so, not "missing_reviewer_id"
+        (b'{"user": "A1", "product": "B1", "stars": 5}', "unknown_schema"),
+        (
+            b'{"reviewerID": "A1", "asin": "B1", "overall": 4.0, "unixReviewTime": 1, '
+            b'"reviewText": "' + b"buy " * 9000 + b'"}',
+            "text_too_long",
+        ),
         (
             b'{"reviewerID": "A\xff1", "asin": "B1", "overall": 4.0, "unixReviewTime": 1}',
             "invalid_utf8",
@@ -143,3 +157,63 @@ def test_real_data_loads_every_line(tmp_path, real_source_dir):
     assert report["lines_read"] == 26_330  # SOURCES.md
     assert report["rows_loaded"] + report["rows_quarantined"] == report["lines_read"]
     assert json.loads(json.dumps(report)) == report  # XCom-serialisable
+
+
+def test_a_file_that_cannot_be_input_is_refused_naming_it(tmp_path, real_source_dir):
+    lake = Lake(tmp_path / "lake")
+    empty = write_gz(tmp_path / "src" / REAL_2018, [])
+    empty.write_bytes(b"")  # zero bytes, as a truncated copy would be
+    with pytest.raises(IngestError, match=rf"{REAL_2018}: empty file"):
+        ingest_file(empty, lake, "run")
+    # 3 bad lines in 10: above the 10% allowed; the reasons say what kind
+    real = read_lines(real_source_dir / REAL_2018, 7)
+    junk = [b'{"user": "A1", "stars": 5}'] * 3
+    mostly_bad = write_gz(tmp_path / "src" / REAL_2018, [*real, *junk])
+    with pytest.raises(IngestError, match=r"3 of 10 lines \(30%\).*line 8; unknown_schema 3"):
+        ingest_file(mostly_bad, lake, "run")
+    assert (
+        ingest_file(
+            mostly_bad, lake, "run", IngestPolicy(max_quarantined_share=0.5)
+        ).rows_quarantined
+        == 3
+    )
+    # a file dbt's seed gives no category: the error says where to add it
+    unknown = write_gz(tmp_path / "src" / "Garden_5.json.gz", real)
+    with pytest.raises(
+        IngestError, match=r"Garden_5.json.gz.*dbt_project/seeds/amazon_source_files.csv"
+    ):
+        ingest_file(unknown, lake, "run")
+    assert not lake.raw_reviews("Garden_5").exists()
+
+
+def test_a_run_reads_the_whole_lake_until_a_file_is_retired(tmp_path, real_source_dir):
+    source = tmp_path / "src"
+    for name in (REAL_2018, "Appliances_5.json.gz"):
+        write_gz(source / name, read_lines(real_source_dir / name, 50))
+    settings = Settings(data_dir=tmp_path, source_dir=source)
+    ingest_sources(settings, "run-1")
+    second = ingest_sources(settings, "run-2", ["Appliances_5.json.gz"])
+    # this run ingested one file; its input is both
+    assert [f["source_file"] for f in second["files"]] == ["Appliances_5.json.gz"]
+    assert {(f["source_file"], f["ingest_run_id"]) for f in second["lake_files"]} == {
+        (REAL_2018, "run-1"),
+        ("Appliances_5.json.gz", "run-2"),
+    }
+    third = ingest_sources(settings, "run-3", retire=[REAL_2018])
+    assert third["retired"] == [REAL_2018] and third["files"] == []
+    assert [f["source_file"] for f in third["lake_files"]] == ["Appliances_5.json.gz"]
+    assert not settings.lake.quarantine("Magazine_Subscriptions_5").exists()
+    with pytest.raises(IngestError, match="does not hold: Nope_5.json.gz"):
+        ingest_sources(settings, "run-4", retire=["Nope_5.json.gz"])
+
+
+def test_a_refused_file_leaves_the_lake_as_it_was(tmp_path, real_source_dir):
+    source = tmp_path / "src"
+    write_gz(source / REAL_2018, read_lines(real_source_dir / REAL_2018, 50))
+    settings = Settings(data_dir=tmp_path, source_dir=source)
+    ingest_sources(settings, "run-1")
+    before = settings.lake.raw_reviews("Magazine_Subscriptions_5").read_bytes()
+    (source / "Appliances_5.json.gz").write_bytes(b"")
+    with pytest.raises(IngestError, match="Appliances_5.json.gz: empty file"):
+        ingest_sources(settings, "run-2")  # both files: the good one is not rewritten either
+    assert settings.lake.raw_reviews("Magazine_Subscriptions_5").read_bytes() == before

@@ -50,11 +50,13 @@ def review_words(reviews: DataFrame) -> DataFrame:
 def term_counts(
     reviews: DataFrame, assignments: DataFrame, min_users: int = MIN_TERM_USERS
 ) -> DataFrame:
-    """(segment_id, term, term_count, users): word counts per segment over its members'
-    reviews, for words at least ``min_users`` members wrote."""
+    """(segment_id, term, term_count, users): per segment, how many of its members'
+    reviews use each word, for words at least ``min_users`` members wrote. A word
+    counts once per review however often it repeats, so that no single review, however
+    long, can outweigh the segment's other reviews."""
     words = review_words(reviews.join(assignments, "user_key"))
     return (
-        words.select("segment_id", "user_key", F.explode("words").alias("term"))
+        words.select("segment_id", "user_key", F.explode(F.array_distinct("words")).alias("term"))
         .groupBy("segment_id", "term")
         .agg(F.count("*").alias("term_count"), F.countDistinct("user_key").alias("users"))
         .where(F.col("users") >= min_users)

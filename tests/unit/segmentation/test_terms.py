@@ -76,9 +76,25 @@ def test_term_counts_keep_words_enough_members_wrote(spark):
         [("u1", 1), ("u2", 1), ("u3", 1), ("u4", 2)], "user_key string, segment_id int"
     )
     counts = term_counts(reviews(spark), assignments, min_users=3).toPandas()
+    # "guitar" twice in each of three reviews: three reviews use it
     assert counts.to_dict("records") == [
-        {"segment_id": 1, "term": "guitar", "term_count": 6, "users": 3}
+        {"segment_id": 1, "term": "guitar", "term_count": 3, "users": 3}
     ]
     two = term_counts(reviews(spark), assignments, min_users=2).toPandas()
     assert set(two["term"]) == {"guitar", "strings"}
     assert top_terms(class_tfidf(two, min_lift=0)) == {1: ["guitar", "strings"]}
+
+
+def test_one_long_review_cannot_outweigh_the_others(spark):
+    """A word repeated a thousand times in one review counts once: the 5.8 MB review
+    that named a segment "store, easy" weighs what any other review weighs."""
+    flood = ("u4", "Store", " ".join(["store easy"] * 1000))
+    assignments = spark.createDataFrame(
+        [("u1", 1), ("u2", 1), ("u3", 1), ("u4", 1)], "user_key string, segment_id int"
+    )
+    frame = spark.createDataFrame(
+        [*REVIEWS, flood], "user_key string, summary string, review_text string"
+    )
+    counts = term_counts(frame, assignments, min_users=1).toPandas().set_index("term")
+    assert counts.loc["store", "term_count"] == 1 and counts.loc["easy", "term_count"] == 1
+    assert counts.loc["guitar", "term_count"] == 3
