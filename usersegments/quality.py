@@ -57,7 +57,26 @@ class ExpectationsFailed(RuntimeError):
     """A hard (critical) expectation failed: downstream stages must not run."""
 
 
-def _summarise(checkpoint: str, result, strict: bool) -> dict[str, Any]:
+# Columns that name a failing row, most precise first: the lineage of the raw table
+# (file and line), else the table's key.
+ROW_NAMES = (("source_file", "line_number"), ("review_id",), ("user_key",), ("item_id",))
+
+
+def locate_rows(data: pd.DataFrame, index: list | None) -> list[str]:
+    """Where the rows GX reports by index came from: "file line N" when the table has
+    the lineage columns, else the row's key; GX's indexes mean nothing to an operator."""
+    if not index:
+        return []
+    rows = data.loc[data.index.isin(index)]
+    for columns in ROW_NAMES:
+        if set(columns) <= set(rows.columns):
+            if len(columns) == 2:
+                return [f"{f} line {n}" for f, n in zip(rows[columns[0]], rows[columns[1]])]
+            return [f"{columns[0]} {value}" for value in rows[columns[0]]]
+    return [f"row {i}" for i in index]
+
+
+def _summarise(checkpoint: str, result, strict: bool, data: pd.DataFrame) -> dict[str, Any]:
     failed: list[dict[str, Any]] = []
     evaluated = 0
     for validation in result.run_results.values():
@@ -67,13 +86,17 @@ def _summarise(checkpoint: str, result, strict: bool) -> dict[str, Any]:
                 continue
             config = outcome.expectation_config
             severity = getattr(config, "severity", None) or "critical"
+            details = outcome.result or {}
             failed.append(
                 {
                     "expectation": config.type,
                     "column": config.kwargs.get("column") or config.kwargs.get("column_list"),
                     "severity": getattr(severity, "value", severity),
-                    "unexpected_count": (outcome.result or {}).get("unexpected_count"),
-                    "observed_value": (outcome.result or {}).get("observed_value"),
+                    "unexpected_count": details.get("unexpected_count"),
+                    "observed_value": details.get("observed_value"),
+                    "unexpected_rows": locate_rows(
+                        data, details.get("partial_unexpected_index_list")
+                    ),
                 }
             )
     hard = [f for f in failed if f["severity"] == "critical" or strict]
@@ -114,7 +137,7 @@ def run_checkpoint(
         expectation_parameters=parameters or {},
         run_id=RunIdentifier(run_name=run_id),
     )
-    summary = _summarise(checkpoint, result, strict)
+    summary = _summarise(checkpoint, result, strict, data)
     summary["rows"] = len(data)
     summary["parameters"] = parameters or {}
     summary["data_docs"] = str(settings.data_dir / "gx" / "data_docs" / "index.html")
@@ -124,14 +147,21 @@ def run_checkpoint(
     out.write_text(json.dumps(summary, indent=2, default=str))
 
     if not summary["success"]:
-        details = "; ".join(
-            f"{f['expectation']}({f['column']}, {f['severity']})" for f in summary["failures"]
-        )
+        details = "; ".join(_describe(failure) for failure in summary["failures"])
         raise ExpectationsFailed(
             f"checkpoint {checkpoint}: {summary['failed_hard']} hard expectation(s) failed "
             f"on {summary['rows']} rows: {details}. Results: {out}"
         )
     return summary
+
+
+def _describe(failure: dict[str, Any]) -> str:
+    described = f"{failure['expectation']}({failure['column']}, {failure['severity']})"
+    rows = failure["unexpected_rows"]
+    if rows:
+        more = failure["unexpected_count"] - len(rows)
+        described += " at " + ", ".join(rows) + (f" and {more} more" if more > 0 else "")
+    return described
 
 
 def min_segment_size(settings: Settings, min_segment_share: float) -> int:

@@ -233,7 +233,11 @@ def test_failed_hard_expectation_stops_everything_downstream(tmp_path, real_sour
     assert states["validate_raw_reviews"] == "failed"
     downstream = {t: s for t, s in states.items() if t not in {"ingest", "validate_raw_reviews"}}
     assert downstream and set(downstream.values()) == {"upstream_failed"}, downstream
-    assert "expect_column_values_to_be_between(rating, critical)" in run.log
+    # named where the operator can find it: the source file and its line
+    assert (
+        f"expect_column_values_to_be_between(rating, critical) at {name} line {len(real) + 1}"
+        in run.log
+    )
 
     # nothing was published: no dbt model ran
     with connect(run.settings) as con:

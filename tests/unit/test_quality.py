@@ -10,7 +10,7 @@ import pytest
 
 from usersegments.config import Settings
 from usersegments.lake import Lake
-from usersegments.quality import ExpectationsFailed, run_checkpoint
+from usersegments.quality import ExpectationsFailed, locate_rows, run_checkpoint
 from usersegments.warehouse import read_segment_assignments
 
 
@@ -111,3 +111,37 @@ def test_stable_ids_are_required_only_when_inputs_are_unchanged(tmp_path):
         settings.lake, "r1", **GOOD, run={"input_fingerprint": "a", "unchanged_id_share": 0.75}
     )
     assert not read_segment_assignments(settings, "r1")["ids_stable_if_input_unchanged"].any()
+
+
+def test_failing_rows_are_named_by_file_and_line_or_key():
+    raw = pd.DataFrame(
+        {"source_file": ["a.json.gz", "a.json.gz", "b.json.gz"], "line_number": [1, 2, 7]},
+        index=[10, 11, 12],
+    )
+    assert locate_rows(raw, [11, 12]) == ["a.json.gz line 2", "b.json.gz line 7"]
+    users = pd.DataFrame({"user_key": ["k1", "k2"]})
+    assert locate_rows(users, [1]) == ["user_key k2"]
+    assert locate_rows(pd.DataFrame({"x": [1]}), [0]) == ["row 0"]
+    assert locate_rows(users, None) == []
+
+
+def test_a_raw_reviews_failure_names_the_source_file_and_line(tmp_path):
+    raw = pd.DataFrame(
+        {
+            "ingest_run_id": "r1",
+            "source_file": "Appliances_5.json.gz",
+            "line_number": [1, 2, 3],
+            "reviewer_id": ["A1", "A2", "A3"],
+            "item_id": ["I1", "I1", "I2"],
+            "rating": [5.0, 7.0, 4.0],
+            "unix_review_time": [1_400_000_000] * 3,
+        },
+        index=[3, 4, 5],  # the positions of a combined frame, meaningless to an operator
+    )
+    settings = Settings(data_dir=tmp_path, source_dir=tmp_path)
+    with pytest.raises(ExpectationsFailed) as failure:
+        run_checkpoint("raw_reviews", settings, "r1", data=raw)
+    assert (
+        "expect_column_values_to_be_between(rating, critical) at Appliances_5.json.gz line 2"
+        in str(failure.value)
+    )
