@@ -64,7 +64,7 @@ key: install
 	$(PY) -m usersegments.config
 
 airflow-db: install
-	$(AIRFLOW) db migrate > /dev/null
+	$(AIRFLOW) init
 
 # key and airflow-db are no-ops once done: a new USERSEGMENTS_DATA_DIR gets its own
 demo: key airflow-db
@@ -100,9 +100,11 @@ bench-embedding:
 bench-segmentation:
 	$(PY) bench/segmentation_kmeans.py
 
-up:
+# Airflow's components as `airflow standalone` starts them, log servers off (they bind
+# every interface): see usersegments/airflow_cli.py
+up: key airflow-db
 	@echo "Airflow UI: http://127.0.0.1:8080  user admin, password in $(USERSEGMENTS_DATA_DIR)/airflow/simple_auth_manager_passwords.json.generated"
-	$(AIRFLOW) standalone
+	$(AIRFLOW) up
 
 MLFLOW_DB := $(USERSEGMENTS_DATA_DIR)/mlflow/mlflow.db
 mlflow-ui:

@@ -5,11 +5,13 @@
 → GX `user_features` → dbt `marts` → Spark NLP `embed_reviews` → GX `review_embeddings`
 → Spark MLlib `segment_users` → GX `user_segments` → dbt `segments` → evaluation refit
 (`segment_evaluation_users`) → `recommend_segments` → GX `recommendations` → dbt
-`recommendations` → interest classifier (train, register `challenger`) → promotion gate
-→ report → summary.
+`recommendations` → publish → interest classifier (train, register `challenger`) →
+promotion gate → report → summary.
 
-A failed hard expectation fails its task and nothing downstream runs, so bad data is
-never published. The `load_*` and `export_marts` tasks move tables between the lake and
+Write-audit-publish: dbt builds the run's tables apart (`start_build`), the gates audit
+them, and `publish_warehouse` replaces the published tables in one transaction. A failed
+hard expectation fails its task and nothing downstream runs: analysts keep the previous
+run's tables, never half of one. The `load_*` and `export_marts` tasks move tables between the lake and
 a PostgreSQL warehouse (`USERSEGMENTS_PROFILE=production`); with the embedded DuckDB
 warehouse they only log. The `score_new_users` DAG runs when this one publishes its
 segments. The trigger form has four sections: inputs, segmentation, recommendations
@@ -31,10 +33,11 @@ from orchestration.assets import (
 )
 from orchestration.checkpoints import PIPELINE_CHECKPOINTS, expectation_parameters
 from orchestration.params import PIPELINE_PARAMS
-from orchestration.tasks import dbt_group, spark_job
+from orchestration.tasks import dbt_group, spark_job, warehouse_pool
 from usersegments.config import Settings
 
 SETTINGS = Settings.from_env()
+BUILD = SETTINGS.for_build()  # the run's tables, until they are published
 RUN = ["--run-id", "{{ run_id }}"]
 SEGMENTATION = [
     *("--algorithm", "{{ params.segmentation_algorithm }}"),
@@ -72,21 +75,33 @@ def user_segments_pipeline():
 
         parameters = expectation_parameters(checkpoint, params, SETTINGS)
         strict = params["strict_expectations"]
-        return run_checkpoint(checkpoint, SETTINGS, run_id, strict=strict, parameters=parameters)
+        return run_checkpoint(checkpoint, BUILD, run_id, strict=strict, parameters=parameters)
+
+    @task
+    def start_build() -> None:
+        from usersegments.publish import start_build
+
+        start_build(SETTINGS)
 
     @task
     def load_warehouse(source: str) -> dict:
         """Production profile: a dbt source's lake tables into PostgreSQL."""
         from usersegments.warehouse_load import load_source
 
-        return load_source(source, SETTINGS)
+        return load_source(source, BUILD)
 
     @task
     def export_marts() -> dict:
         """Production profile: the exported marts from PostgreSQL to lake/clean."""
         from usersegments.warehouse_load import export_marts
 
-        return export_marts(SETTINGS)
+        return export_marts(BUILD)
+
+    @task(pool=warehouse_pool(SETTINGS))
+    def publish_warehouse() -> dict:
+        from usersegments.publish import publish_build
+
+        return publish_build(SETTINGS)
 
     @task
     def recommend_segments(params=None, run_id=None) -> dict:
@@ -114,7 +129,10 @@ def user_segments_pipeline():
 
         return str(write_report(SETTINGS, run_id))
 
-    @task(outlets=[*PUBLISHED_MARTS, REVIEW_EMBEDDINGS, USER_SEGMENTS, SEGMENT_RECOMMENDATIONS])
+    @task(
+        outlets=[*PUBLISHED_MARTS, REVIEW_EMBEDDINGS, USER_SEGMENTS, SEGMENT_RECOMMENDATIONS],
+        pool=warehouse_pool(SETTINGS),
+    )
     def summarise(
         ingested: dict, checks: list, report: str, classifier: dict, recommended: dict, run_id=None
     ) -> dict:
@@ -131,7 +149,7 @@ def user_segments_pipeline():
         return load_warehouse.override(task_id=task_id)(source)
 
     def dbt(tag: str):
-        return dbt_group(tag, SETTINGS)
+        return dbt_group(tag, BUILD)
 
     ingested = ingest()
     checks = [check(name) for name in PIPELINE_CHECKPOINTS]
@@ -143,6 +161,7 @@ def user_segments_pipeline():
     chain(
         ingested,
         raw,
+        start_build(),
         load("amazon", "load_raw_reviews"),
         dbt("clean"),
         staged,
@@ -161,6 +180,7 @@ def user_segments_pipeline():
         recommendations,
         load("recommendations", "load_recommendations"),
         dbt("recommendations"),
+        publish_warehouse(),
         training,
         classifier,
         report,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from usersegments.airflow_cli import SPARK_CONN_ID
+from usersegments.airflow_cli import SPARK_CONN_ID, WAREHOUSE_POOL
 from usersegments.config import DBT_PROJECT_DIR, MANIFEST_PATH, Settings
 from usersegments.encoder import encoder_dir
 from usersegments.spark import SPARK_JOBS_DIR, spark_conf, staged_jars
@@ -19,6 +19,13 @@ from usersegments.spark import SPARK_JOBS_DIR, spark_conf, staged_jars
 
 class ManifestMissing(RuntimeError):
     pass
+
+
+def warehouse_pool(settings: Settings) -> str:
+    """The pool of the tasks that open the published warehouse, in any DAG: the embedded
+    DuckDB file takes one process at a time, and ``max_active_tasks`` only limits one
+    DAG. A run's build is its own (one run at a time); PostgreSQL takes many writers."""
+    return "default_pool" if settings.production or settings.building else WAREHOUSE_POOL
 
 
 def task_group_args(select: str, settings: Settings) -> dict[str, Any]:
@@ -69,7 +76,11 @@ def dbt_group(tag: str, settings: Settings):
     """The dbt nodes tagged ``tag`` as the task group ``dbt_<tag>``."""
     from cosmos import DbtTaskGroup
 
-    return DbtTaskGroup(group_id=f"dbt_{tag}", **task_group_args(f"tag:{tag}", settings))
+    return DbtTaskGroup(
+        group_id=f"dbt_{tag}",
+        operator_args={"pool": warehouse_pool(settings)},
+        **task_group_args(f"tag:{tag}", settings),
+    )
 
 
 def spark_job(job: str, args: list[str], settings: Settings, jars: bool = False):

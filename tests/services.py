@@ -6,6 +6,7 @@ context manager that stops what it started."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import secrets
@@ -330,3 +331,78 @@ def production_env(
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "true",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
     }
+
+
+def api_token(api: str, env: dict[str, str]) -> str:
+    passwords = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+    request = urllib.request.Request(
+        f"{api}/auth/token",
+        data=json.dumps(
+            {
+                "username": "admin",
+                "password": json.loads(passwords.read_text())["admin"],
+            }
+        ).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)["access_token"]
+
+
+def call(api: str, token: str, method: str, path: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        f"{api}/api/v2{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+        },
+        method=method,
+    )
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)
+
+
+def wait_for_dag_run(api: str, token: str, dag_id: str, timeout: float, log: Path) -> dict:
+    """The newest run of dag_id once it has finished (success or failed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = call(api, token, "GET", f"/dags/{dag_id}/dagRuns?order_by=-run_after&limit=1")[
+            "dag_runs"
+        ]
+        if runs and runs[0]["state"] in ("success", "failed"):
+            return runs[0]
+        time.sleep(10)
+    raise AssertionError(f"{dag_id} not finished after {timeout}s:\n{log.read_text()[-5000:]}")
+
+
+def task_states(api: str, token: str, dag_id: str, run_id: str) -> dict[str, str]:
+    instances = call(api, token, "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=500")
+    return {ti["task_id"]: ti["state"] for ti in instances["task_instances"]}
+
+
+@contextlib.contextmanager
+def airflow_up(env: dict[str, str], log: Path, dag_ids: list[str]):
+    """`make up`'s launcher (usersegments.airflow_cli up) with these settings; yields
+    the API's URL and a token once the DAGs are parsed, and unpaused."""
+    airflow = subprocess.Popen(
+        [sys.executable, "-m", "usersegments.airflow_cli", "up"],
+        env=env,
+        cwd=PROJECT_DIR,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    api = f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}"
+    try:
+        wait_for_http(f"{api}/api/v2/monitor/health", airflow, log, timeout=180)
+        token = api_token(api, env)
+        deadline = time.monotonic() + 180  # the DAG processor parses the DAGs
+        while not set(dag_ids) <= {d["dag_id"] for d in call(api, token, "GET", "/dags")["dags"]}:
+            assert time.monotonic() < deadline, log.read_text()[-5000:]
+            time.sleep(5)
+        for dag_id in dag_ids:
+            call(api, token, "PATCH", f"/dags/{dag_id}", {"is_paused": False})
+        yield airflow, api, token
+    finally:
+        stop(airflow)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from usersegments.lake import Lake, partition_name
@@ -104,6 +104,10 @@ class Settings:
     postgres: PostgresSettings | None = None
     # None: the key file under the data folder (`make setup` writes it)
     pseudonym_key: str | None = field(default=None, repr=False)
+    # Write-audit-publish: the pipeline builds and audits a run's warehouse apart from
+    # the published one (a DuckDB file, a PostgreSQL schema), which analysts read and
+    # which changes only when every gate has passed (usersegments.publish).
+    building: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -146,9 +150,23 @@ class Settings:
     def lake_dir(self) -> Path:
         return self.lake.root
 
+    def for_build(self) -> Settings:
+        """These settings on the run's build of the warehouse."""
+        return replace(self, building=True)
+
+    def published(self) -> Settings:
+        """These settings on the published warehouse, the one analysts read."""
+        return replace(self, building=False)
+
     @property
     def warehouse_path(self) -> Path:
-        return self.data_dir / "warehouse" / "warehouse.duckdb"
+        name = "building.duckdb" if self.building else "warehouse.duckdb"
+        return self.data_dir / "warehouse" / name
+
+    @property
+    def warehouse_schema(self) -> str:
+        """The warehouse's dbt schema on PostgreSQL (production profile)."""
+        return "analytics_build" if self.building else "analytics"
 
     @property
     def runs_dir(self) -> Path:
@@ -169,6 +187,9 @@ class Settings:
             "USERSEGMENTS_SOURCE_DIR": str(self.source_dir),
             "USERSEGMENTS_PROFILE": self.profile,
             "USERSEGMENTS_DBT_TARGET": self.dbt_target,
+            # where dbt builds: the published warehouse or this run's build of it
+            "USERSEGMENTS_WAREHOUSE_FILE": str(self.warehouse_path),
+            "USERSEGMENTS_WAREHOUSE_SCHEMA": self.warehouse_schema,
         }
         if self.postgres:
             env.update(

@@ -71,7 +71,9 @@ def locate_rows(data: pd.DataFrame, index: list | None) -> list[str]:
     for columns in ROW_NAMES:
         if set(columns) <= set(rows.columns):
             if len(columns) == 2:
-                return [f"{f} line {n}" for f, n in zip(rows[columns[0]], rows[columns[1]])]
+                return [
+                    f"{f} line {n}" for f, n in zip(rows[columns[0]], rows[columns[1]], strict=True)
+                ]
             return [f"{columns[0]} {value}" for value in rows[columns[0]]]
     return [f"row {i}" for i in index]
 

@@ -56,6 +56,8 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.kryoserializer.buffer.max": "512m",
         # Spark NLP's default of 6 ONNX threads per task oversubscribes small machines
         "spark.jsl.settings.onnx.intraOpNumThreads": str(spark.onnx_threads),
+        # Hadoop sets file modes itself (default umask 022): the lake is the owner's alone
+        "spark.hadoop.fs.permissions.umask-mode": "077",
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
     }

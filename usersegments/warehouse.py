@@ -36,12 +36,10 @@ def connect(settings: Settings):
 def warehouse_location(settings: Settings) -> str:
     """Where the published tables are, for people (no password)."""
     if settings.production:
-        from usersegments.warehouse_load import WAREHOUSE_SCHEMA
-
         server = settings.postgres
         return (
             f"postgresql://{server.host}:{server.port}/{server.database} "
-            f"(schema {WAREHOUSE_SCHEMA})"
+            f"(schema {settings.warehouse_schema})"
         )
     return str(settings.warehouse_path)
 

@@ -29,8 +29,6 @@ from usersegments.lake import write_parquet_atomically
 
 log = logging.getLogger(__name__)
 
-WAREHOUSE_SCHEMA = "analytics"
-
 # Columns of the raw lake that must not reach a warehouse server: ids are keyed-hashed,
 # the rest left out (dbt's staging does not read them).
 PSEUDONYMISED_COLUMNS = {("amazon", "reviews"): ["reviewer_id"]}
@@ -68,7 +66,7 @@ def connect(settings: Settings):
         user=server.user,
         password=server.password,
         dbname=server.database,
-        options=f"-c search_path={WAREHOUSE_SCHEMA}",
+        options=f"-c search_path={settings.warehouse_schema}",
         application_name="usersegments",
     )
 
@@ -117,7 +115,7 @@ def load_source(source: str, settings: Settings) -> dict[str, int]:
             # dbt's schema too, before dbt's tasks run in parallel: two sessions'
             # concurrent `create schema if not exists` race in PostgreSQL's catalog
             # (one fails on pg_namespace's unique index), as a first run showed
-            cursor.execute(f'create schema if not exists "{WAREHOUSE_SCHEMA}"')
+            cursor.execute(f'create schema if not exists "{settings.warehouse_schema}"')
             cursor.execute(f'create schema if not exists "{source}"')
         for table, location in source_locations(source, settings).items():
             relation = lake.sql(f"select * from {location}")
@@ -190,7 +188,7 @@ def export_marts(settings: Settings) -> dict[str, int]:
             cursor.execute(
                 "select column_name, data_type from information_schema.columns "
                 "where table_schema = %s and table_name = %s order by ordinal_position",
-                (WAREHOUSE_SCHEMA, model),
+                (settings.warehouse_schema, model),
             )
             schema = pa.schema(
                 [(name, arrow_type(kind, model, name)) for name, kind in cursor.fetchall()]

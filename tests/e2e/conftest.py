@@ -73,7 +73,7 @@ def run_pipeline(
     ``stop_after``: a task whose downstream tasks are marked successful, not run."""
     env = pipeline_env(data_dir, source_dir)
     if not (data_dir / "airflow" / "airflow.db").exists():
-        migrated = run_airflow(env, "db", "migrate")
+        migrated = run_airflow(env, "init")
         assert migrated.returncode == 0, migrated.stderr[-3000:]
     args = ["dags", "test", DAG_ID]
     if conf:

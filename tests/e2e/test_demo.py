@@ -22,3 +22,18 @@ def test_make_demo_prints_the_summary_and_scores_every_user(full_run):
             "select count(*), count(distinct user_key) from user_interest_scores"
         ).fetchall()[0]
     assert scored == (USERS, USERS)
+
+
+def test_what_the_demo_writes_is_the_owners_alone(full_run):
+    """Raw ids and names (the raw lake), the warehouse, Airflow's metadata and the key:
+    no group or other permission on anything the run created."""
+    settings = full_run.settings
+    airflow_db = settings.data_dir / "airflow" / "airflow.db"
+    for private in (settings.lake.raw_reviews("Appliances_5"), settings.warehouse_path, airflow_db):
+        assert private.exists(), private
+    exposed = [
+        f"{oct(path.stat().st_mode & 0o777)} {path}"
+        for path in settings.data_dir.rglob("*")
+        if not path.is_symlink() and path.stat().st_mode & 0o077
+    ]
+    assert not exposed, exposed[:20]

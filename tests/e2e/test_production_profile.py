@@ -8,13 +8,10 @@ The server accepts TCP clients over TLS only, as a networked one would."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import duckdb
@@ -25,19 +22,20 @@ from mlflow import MlflowClient
 from tests.e2e.conftest import DAG_ID, TWO_FILES_CONF, pipeline_env, run_airflow
 from tests.services import (
     WAREHOUSE_FUNCTIONS_SQL,
+    airflow_up,
+    call,
     free_port,
     mlflow_tracking_server,
     postgres_server,
     production_env,
     spark_standalone_cluster,
-    stop,
-    wait_for_http,
+    task_states,
+    wait_for_dag_run,
 )
 from usersegments.config import (
     AIRFLOW_PRODUCTION_SETTINGS,
     DBT_PROJECT_DIR,
     PRODUCTION_SETTINGS,
-    PROJECT_DIR,
     Settings,
 )
 from usersegments.warehouse import query
@@ -46,55 +44,6 @@ from usersegments.warehouse import query
 # files, k fixed so both runs publish the same number of segments
 CONF = TWO_FILES_CONF
 SCORING_DAG_ID = "score_new_users"
-
-
-def api_token(api: str, env: dict[str, str]) -> str:
-    passwords = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
-    request = urllib.request.Request(
-        f"{api}/auth/token",
-        data=json.dumps(
-            {
-                "username": "admin",
-                "password": json.loads(passwords.read_text())["admin"],
-            }
-        ).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request) as response:
-        return json.load(response)["access_token"]
-
-
-def call(api: str, token: str, method: str, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"{api}/api/v2{path}",
-        data=None if body is None else json.dumps(body).encode(),
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json",
-        },
-        method=method,
-    )
-    with urllib.request.urlopen(request) as response:
-        return json.load(response)
-
-
-def wait_for_dag_run(api: str, token: str, dag_id: str, timeout: float, log: Path) -> dict:
-    """The newest run of dag_id once it has finished (success or failed)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = call(api, token, "GET", f"/dags/{dag_id}/dagRuns?order_by=-run_after&limit=1")[
-            "dag_runs"
-        ]
-        if runs and runs[0]["state"] in ("success", "failed"):
-            return runs[0]
-        time.sleep(10)
-    raise AssertionError(f"{dag_id} not finished after {timeout}s:\n{log.read_text()[-5000:]}")
-
-
-def task_states(api: str, token: str, dag_id: str, run_id: str) -> dict[str, str]:
-    instances = call(api, token, "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=500")
-    return {ti["task_id"]: ti["state"] for ti in instances["task_instances"]}
 
 
 def postgres_counts(pg) -> dict[str, tuple[int, list[str]]]:
@@ -139,30 +88,11 @@ def test_production_profile_runs_the_pipeline_on_servers(tmp_path, two_file_run)
                 api_port,
             )
             assert {**PRODUCTION_SETTINGS, **AIRFLOW_PRODUCTION_SETTINGS}.keys() <= set(env)
-            migrated = run_airflow(env, "db", "migrate")
+            migrated = run_airflow(env, "init")
             assert migrated.returncode == 0, migrated.stderr[-3000:]
 
             log = tmp_path / "airflow.log"
-            airflow = subprocess.Popen(
-                [sys.executable, "-m", "usersegments.airflow_cli", "standalone"],
-                env=env,
-                cwd=PROJECT_DIR,
-                stdout=log.open("w"),
-                stderr=subprocess.STDOUT,
-            )
-            api = f"http://127.0.0.1:{api_port}"
-            try:
-                wait_for_http(f"{api}/api/v2/monitor/health", airflow, log, timeout=180)
-                token = api_token(api, env)
-                deadline = time.monotonic() + 180  # the DAG processor parses the DAGs
-                while True:
-                    dags = call(api, token, "GET", "/dags?limit=100")["dags"]
-                    if {DAG_ID, SCORING_DAG_ID} <= {d["dag_id"] for d in dags}:
-                        break
-                    assert time.monotonic() < deadline, log.read_text()[-5000:]
-                    time.sleep(5)
-                call(api, token, "PATCH", f"/dags/{DAG_ID}", {"is_paused": False})
-                call(api, token, "PATCH", f"/dags/{SCORING_DAG_ID}", {"is_paused": False})
+            with airflow_up(env, log, [DAG_ID, SCORING_DAG_ID]) as (_, api, token):
                 triggered = call(
                     api,
                     token,
@@ -179,8 +109,6 @@ def test_production_profile_runs_the_pipeline_on_servers(tmp_path, two_file_run)
                 assert scoring["state"] == "success", task_states(
                     api, token, SCORING_DAG_ID, scoring["dag_run_id"]
                 )
-            finally:
-                stop(airflow)
 
             # tracked on the server: the runs, and the model promoted through the registry
             client = MlflowClient(tracking_uri=mlflow_url, registry_uri=mlflow_url)

@@ -121,3 +121,33 @@ def test_scoring_dag_runs_on_the_published_segments():
     }
     assert {t for t in tasks if t.startswith("dbt_scoring.")} <= after_check
     assert "publish" in after_check
+
+
+def test_a_run_publishes_its_tables_after_every_gate_and_one_task_at_a_time():
+    """Write-audit-publish: dbt writes the run's build; the one task that writes the
+    published warehouse follows every checkpoint and every dbt test. The tasks that open
+    the published DuckDB file share one pool with the scoring DAG's dbt tasks."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from usersegments.airflow_cli import WAREHOUSE_POOL
+
+    bag = DagBag(dag_folder=str(PROJECT_DIR / "dags"))
+    pipeline, scoring = bag.dags["user_segments_pipeline"], bag.dags["score_new_users"]
+    publish = pipeline.get_task("publish_warehouse")
+    upstream = {t.task_id for t in publish.get_flat_relatives(upstream=True)}
+    gates = {t.task_id for t in pipeline.tasks if t.task_id.startswith(("validate_", "dbt_"))}
+    assert gates <= upstream
+    assert "start_build" in upstream
+    assert {t.task_id for t in pipeline.get_task("start_build").get_flat_relatives()} >= {
+        t for t in gates if t.startswith("dbt_")
+    }
+
+    published = {t.task_id for t in [*pipeline.tasks, *scoring.tasks] if t.pool == WAREHOUSE_POOL}
+    scoring_dbt = {t.task_id for t in scoring.tasks if t.task_id.startswith("dbt_")}
+    assert published == {"publish_warehouse", "summarise", *scoring_dbt}
+    # the pipeline's dbt tasks write its own build, not the published file
+    assert all(
+        "building.duckdb" in t.env["USERSEGMENTS_WAREHOUSE_FILE"]
+        for t in pipeline.tasks
+        if t.task_id.startswith("dbt_")
+    )
