@@ -40,28 +40,35 @@ def publish_build(settings: Settings) -> dict[str, int]:
 def _publish_duckdb(settings: Settings) -> dict[str, int]:
     import duckdb
 
-    build = settings.for_build().warehouse_path
-    # a connection of its own, not the process' cached one (under `airflow dags test`
-    # dbt's, in-process): ATTACH needs a catalog this function controls
-    with duckdb.connect(str(settings.published().warehouse_path)) as con:
-        con.execute(f"attach '{build}' as build (read_only)")
-        tables = con.sql(
+    build, published = settings.for_build().warehouse_path, settings.published().warehouse_path
+    # Connected to the build, the published file attached: DuckDB opens a file once per
+    # process, and under `airflow dags test` dbt (in-process) still holds the build.
+    with duckdb.connect(str(build)) as con:
+        (catalog,) = con.execute("select current_database()").fetchone()
+        tables = con.execute(
             "select table_name, sql from duckdb_tables() "
-            "where database_name = 'build' and schema_name = 'main' order by table_name"
+            "where database_name = ? and schema_name = 'main' order by table_name",
+            [catalog],
         ).fetchall()
         if not tables:
             raise RuntimeError(f"{build}: nothing was built, nothing to publish")
+        con.execute(f"attach '{published}' as published")
+        con.execute("use published")
         con.execute("begin transaction")
         for table, create in tables:
             # the build's own DDL: its types and constraints (dbt contracts), not CTAS's
-            con.execute(f'drop table if exists main."{table}"')
+            con.execute(f'drop table if exists published.main."{table}"')
             con.execute(create)
-            con.execute(f'insert into main."{table}" select * from build.main."{table}"')
+            con.execute(
+                f'insert into published.main."{table}" select * from "{catalog}".main."{table}"'
+            )
         con.execute("commit")
         counts = {
-            t: con.execute(f'select count(*) from main."{t}"').fetchone()[0] for t, _ in tables
+            t: con.execute(f'select count(*) from published.main."{t}"').fetchone()[0]
+            for t, _ in tables
         }
-        con.execute("detach build")
+        con.execute(f'use "{catalog}"')
+        con.execute("detach published")
     return counts
 
 

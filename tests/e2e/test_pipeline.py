@@ -207,6 +207,10 @@ def test_corrupted_input_is_quarantined_through_the_dag(two_file_run, real_sourc
     assert summary["rows_loaded"] == lines
     expected_reasons = dict.fromkeys(MALFORMED_LINES.values(), 1)
     assert summary["quarantine_reasons"] == expected_reasons
+    # the run's input is the lake's files, and the summary lists them
+    assert {f["source_file"]: f["rows_loaded"] for f in summary["lake_files"]} == {
+        f["source_file"]: f["rows_loaded"] for f in summary["files"]
+    }
     with connect(two_file_run.run.settings) as con:
         staged = con.sql("select count(*) from stg_amazon__reviews").fetchall()[0][0]
         quarantined = con.sql(
