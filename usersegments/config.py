@@ -279,9 +279,12 @@ def ensure_pseudonym_key(settings: Settings) -> Path:
 
     path = settings.pseudonym_key_file
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32) + "\n")
-        path.chmod(0o600)
+        # the data folder holds raw ids and names: its owner's alone, as is the key,
+        # created 0600 (never readable by others, not even between write and chmod)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as key:
+            key.write(secrets.token_hex(32) + "\n")
     return path
 
 

@@ -12,6 +12,7 @@ runs them, on a copy of the two-file run's data folder:
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import time
 from datetime import datetime
@@ -24,7 +25,6 @@ from tests.services import airflow_up, call, free_port, task_states
 from usersegments.airflow_cli import WAREHOUSE_POOL
 
 SCORING_DAG_ID = "score_new_users"
-LOOPBACK = {"127.0.0.1", "::1"}
 
 
 def table_fingerprints(path) -> dict[str, tuple[int, int]]:
@@ -35,6 +35,12 @@ def table_fingerprints(path) -> dict[str, tuple[int, int]]:
             name: con.execute(f'select count(*), sum(hash(t)) from "{name}" t').fetchone()
             for name in names
         }
+
+
+def loopback(address: str) -> bool:
+    """127.0.0.0/8 or ::1, also as an IPv4-mapped IPv6 address (Java's sockets)."""
+    ip = ipaddress.ip_address(address)
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
 
 
 def listening(process: psutil.Process) -> set[tuple[str, str, int]]:
@@ -138,6 +144,6 @@ def test_both_dags_under_the_scheduler_at_once(tmp_path, two_file_run):
     build = table_fingerprints(data_dir / published.with_name("building.duckdb"))
     assert "users" in build and "segments" not in build
 
-    exposed = {s for s in sockets if s[1] not in LOOPBACK}
+    exposed = {s for s in sockets if not loopback(s[1])}
     assert sockets and not exposed, exposed
     assert modes == {"simple_auth_manager_passwords.json.generated": 0o600, "airflow.db": 0o600}

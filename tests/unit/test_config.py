@@ -130,3 +130,16 @@ def test_only_the_settings_read_the_environment():
                 if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv"}:
                     readers.add(str(path.relative_to(PROJECT_DIR)))
     assert readers <= set(ENVIRONMENT_OWNERS), readers - set(ENVIRONMENT_OWNERS)
+
+
+def test_the_generated_key_and_the_data_folder_are_the_owners_alone(tmp_path):
+    from usersegments.config import ensure_pseudonym_key
+
+    data_dir = tmp_path / "var"
+    key = ensure_pseudonym_key(Settings(data_dir=data_dir, source_dir=tmp_path))
+    modes = [p.stat().st_mode & 0o777 for p in (data_dir, key.parent, key)]
+    assert modes == [0o700, 0o700, 0o600]
+    # never replaced
+    before = key.read_text()
+    assert ensure_pseudonym_key(Settings(data_dir=data_dir, source_dir=tmp_path)) == key
+    assert key.read_text() == before
