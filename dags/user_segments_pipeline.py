@@ -9,13 +9,10 @@
 promotion gate → report → summary.
 
 Write-audit-publish: dbt builds the run's tables apart (`start_build`), the gates audit
-them, and `publish_warehouse` replaces the published tables in one transaction. A failed
-hard expectation fails its task and nothing downstream runs: analysts keep the previous
-run's tables, never half of one. The `load_*` and `export_marts` tasks move tables between the lake and
-a PostgreSQL warehouse (`USERSEGMENTS_PROFILE=production`); with the embedded DuckDB
-warehouse they only log. The `score_new_users` DAG runs when this one publishes its
-segments. The trigger form has four sections: inputs, segmentation, recommendations
-and the promotion gate.
+them, `publish_warehouse` replaces the published ones in one transaction. A failed hard
+expectation stops everything downstream: analysts keep the previous run's tables, never
+half of one. `load_*` and `export_marts` move tables between the lake and a PostgreSQL
+warehouse (production profile). `score_new_users` runs when this DAG publishes segments.
 """
 
 from __future__ import annotations
@@ -34,6 +31,7 @@ from orchestration.assets import (
 from orchestration.checkpoints import PIPELINE_CHECKPOINTS, expectation_parameters
 from orchestration.params import PIPELINE_PARAMS
 from orchestration.tasks import dbt_group, spark_job, warehouse_pool
+from orchestration.warehouse import export_marts, load, publish, start_build
 from usersegments.config import Settings
 
 SETTINGS = Settings.from_env()
@@ -78,32 +76,6 @@ def user_segments_pipeline():
         return run_checkpoint(checkpoint, BUILD, run_id, strict=strict, parameters=parameters)
 
     @task
-    def start_build() -> None:
-        from usersegments.publish import start_build
-
-        start_build(SETTINGS)
-
-    @task
-    def load_warehouse(source: str) -> dict:
-        """Production profile: a dbt source's lake tables into PostgreSQL."""
-        from usersegments.warehouse_load import load_source
-
-        return load_source(source, BUILD)
-
-    @task
-    def export_marts() -> dict:
-        """Production profile: the exported marts from PostgreSQL to lake/clean."""
-        from usersegments.warehouse_load import export_marts
-
-        return export_marts(BUILD)
-
-    @task(pool=warehouse_pool(SETTINGS))
-    def publish_warehouse() -> dict:
-        from usersegments.publish import publish_build
-
-        return publish_build(SETTINGS)
-
-    @task
     def recommend_segments(params=None, run_id=None) -> dict:
         from ml.recommend import RecommenderConfig, recommend_and_evaluate
 
@@ -145,9 +117,6 @@ def user_segments_pipeline():
     def check(name: str):
         return validate.override(task_id=f"validate_{name}")(name)
 
-    def load(source: str, task_id: str):
-        return load_warehouse.override(task_id=task_id)(source)
-
     def dbt(tag: str):
         return dbt_group(tag, BUILD)
 
@@ -161,26 +130,26 @@ def user_segments_pipeline():
     chain(
         ingested,
         raw,
-        start_build(),
-        load("amazon", "load_raw_reviews"),
+        start_build(SETTINGS),
+        load("amazon", "load_raw_reviews", BUILD),
         dbt("clean"),
         staged,
         dbt("features"),
         features,
         dbt("marts"),
-        export_marts(),
+        export_marts(BUILD),
         spark_job("embed_reviews", ["--batch-id", "{{ run_id }}"], SETTINGS, jars=True),
         embeddings,
         spark_job("segment_users", [*RUN, *SEGMENTATION], SETTINGS),
         segments,
-        load("segmentation", "load_segmentation"),
+        load("segmentation", "load_segmentation", BUILD),
         dbt("segments"),
         spark_job("segment_evaluation_users", RUN, SETTINGS),
         recommended,
         recommendations,
-        load("recommendations", "load_recommendations"),
+        load("recommendations", "load_recommendations", BUILD),
         dbt("recommendations"),
-        publish_warehouse(),
+        publish(SETTINGS),
         training,
         classifier,
         report,
