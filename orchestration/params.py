@@ -42,7 +42,8 @@ PIPELINE_PARAMS = {
         title="Files to retire",
         description=(
             "File names to remove from the lake before this run: a run reads every file "
-            "ingested so far, until one is retired."
+            "ingested so far, until one is retired. With no source files named, such a "
+            "run ingests none."
         ),
         section=INPUTS,
     ),

@@ -390,7 +390,8 @@ def ingest_sources(
     policy: IngestPolicy = IngestPolicy(),
 ) -> dict[str, Any]:
     """Retire the named files from the lake, then ingest the selected source files
-    (all of them when none is named): every file is read and checked before any is
+    (when none is named: all of them, or none in a run that retires files, which would
+    otherwise ingest them again at once): every file is read and checked before any is
     written, so a refused file leaves the lake as it was. Returns this run's per-file
     reports and totals, and the lake's files after it (the run's input). Also creates
     the folders later stages write into: dbt's exported marts and the warehouse."""
