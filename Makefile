@@ -57,8 +57,9 @@ jars:
 encoder: install jars
 	$(PY) -m usersegments.encoder
 
+# cosmos copies the parse artefacts into each data folder with their modes: private
 manifest: install
-	cd dbt_project && ../$(VENV)/bin/dbt parse --profiles-dir . --quiet
+	cd dbt_project && ../$(VENV)/bin/dbt parse --profiles-dir . --quiet && chmod go-rwx target/*
 
 key: install
 	$(PY) -m usersegments.config
