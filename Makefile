@@ -12,7 +12,7 @@ export USERSEGMENTS_JARS_DIR ?= $(CURDIR)/var/jars
 AIRFLOW := $(PY) -m usersegments.airflow_cli
 DAG_ID := user_segments_pipeline
 
-.PHONY: help setup install jars encoder manifest key airflow-db postgres demo test test-unit test-e2e lint format bench bench-embedding bench-segmentation up mlflow-ui promote rollback model-history lock clean
+.PHONY: help setup install jars encoder manifest key airflow-db postgres demo test test-unit test-e2e lint format bench bench-embedding bench-segmentation synthetic up mlflow-ui promote rollback model-history lock clean
 
 help:
 	@echo "make setup   install everything pinned (Python env, JVM jars, dbt manifest, Airflow DB)"
@@ -93,6 +93,12 @@ format:
 	cd dbt_project && ../$(VENV)/bin/sqlfluff fix models macros seeds tests
 
 bench: bench-embedding bench-segmentation
+
+# SYNTHETIC review files, x SCALE of the real ones (bench/synthetic_reviews.py), in a
+# labelled folder of their own: never mixed with the real data
+SCALE ?= 10
+synthetic:
+	$(PY) bench/synthetic_reviews.py --scale $(SCALE) --out $(USERSEGMENTS_DATA_DIR)/synthetic/x$(SCALE)
 
 bench-embedding:
 	$(PY) bench/embedding_throughput.py
