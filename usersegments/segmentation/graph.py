@@ -8,7 +8,12 @@ The weighted graph is never built for PageRank: a step along an edge u -> v with
 probability w(u, v) / W(u) is the two-step walk user -> item -> other reviewer on the
 bipartite user-item graph, so each iteration costs O(reviews), not O(user pairs)
 (Σ dᵢ² for item degrees dᵢ). Weighted degree is Σ (dᵢ - 1) over the user's items, also
-O(reviews). Only the distinct co-reviewer count still pairs users up, once.
+O(reviews). The distinct co-reviewer count is the size of the union of the reviewer sets
+of the user's items, minus the user: a HyperLogLog sketch of each item's reviewers
+(Apache DataSketches, in Spark), merged per user. O(reviews × sketch size); no user pair
+is ever built. Exact up to about 1,500 co-reviewers (the sketch then keeps the hashes
+themselves; the real data's largest, 727, is exact), 0.8% relative standard error
+beyond.
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 DAMPING = 0.85
+# HyperLogLog sketch size, log2 of its registers: exact up to about 1,500 distinct
+# users (3/4 of 2^(14-3): list and set modes keep the hashes), then 1.04 / sqrt(2^14)
+# = 0.8% relative standard error. 16 KB per sketch at most.
+SKETCH_LG_K = 14
 
 
 def user_items(reviews: DataFrame) -> DataFrame:
@@ -108,8 +117,24 @@ def pagerank(reviewed: DataFrame, nodes: DataFrame, iterations: int) -> DataFram
 
 
 def distinct_co_reviewers(reviewed: DataFrame) -> DataFrame:
-    """(user_key, degree): how many other users reviewed one of the user's items. The
-    one count that pairs users up (Σ dᵢ(dᵢ-1) rows before the distinct)."""
+    """(user_key, degree): how many other users reviewed one of the user's items, by
+    sketch: the union of the item sketches of the user's items counts the user too.
+    One sketch per item (at most 2^SKETCH_LG_K bytes each), broadcast; the reviews are
+    partitioned by user first, so the per-user merge needs no shuffle of sketches."""
+    sketches = reviewed.groupBy("item_id").agg(
+        F.hll_sketch_agg("user_key", SKETCH_LG_K).alias("reviewers")
+    )
+    return (
+        reviewed.repartition("user_key")
+        .join(F.broadcast(sketches), "item_id")
+        .groupBy("user_key")
+        .agg((F.hll_sketch_estimate(F.hll_union_agg("reviewers")) - 1).alias("degree"))
+    )
+
+
+def exact_co_reviewers(reviewed: DataFrame) -> DataFrame:
+    """(user_key, degree) counted over the user pairs (Σ dᵢ(dᵢ-1) rows): the reference
+    the tests hold the sketch to."""
     edges = co_review_edges(reviewed)
     return edges.groupBy(F.col("src").alias("user_key")).agg(F.count("*").alias("degree"))
 

@@ -7,8 +7,11 @@ import pytest
 
 from usersegments.segmentation.graph import (
     DAMPING,
+    SKETCH_LG_K,
     co_review_edges,
     co_review_graph,
+    distinct_co_reviewers,
+    exact_co_reviewers,
     pagerank,
     user_items,
     walk_weights,
@@ -89,7 +92,24 @@ def test_the_bipartite_walk_equals_the_user_pair_graph(spark):
     walked = walk_weights(reviewed).toPandas().set_index("user_key")["weighted_degree"]
     assert {u: walked.get(u, 0) for u in users} == {u: weights[index[u]].sum() for u in users}
 
+    sketched = distinct_co_reviewers(reviewed).toPandas().set_index("user_key")["degree"]
+    exact = exact_co_reviewers(reviewed).toPandas().set_index("user_key")["degree"]
+    assert {u: sketched.get(u, 0) for u in users} == {u: exact.get(u, 0) for u in users}
+
     nodes = spark.createDataFrame([(u,) for u in users], "user_key string")
     ranks = pagerank(reviewed, nodes, 6).toPandas().set_index("user_key")["rank"]
     expected = reference_pagerank(weights, 6) / len(users)
     assert ranks.reindex(users).to_numpy() == pytest.approx(expected, abs=1e-12)
+
+
+def test_distinct_co_reviewers_beyond_the_exact_range_are_within_the_stated_error(spark):
+    """Past about 1,500 co-reviewers the sketch estimates: within three relative
+    standard errors (1.04 / sqrt(2^SKETCH_LG_K)) of the truth."""
+    reviewers = 6000
+    rows = [(f"u{n}", "popular") for n in range(reviewers)] + [("u0", "niche"), ("x", "niche")]
+    reviewed = spark.createDataFrame(rows, "user_key string, item_id string")
+    degrees = distinct_co_reviewers(reviewed).toPandas().set_index("user_key")["degree"]
+    error = 1.04 / np.sqrt(2**SKETCH_LG_K)
+    assert degrees["x"] == 1  # small unions stay exact
+    assert abs(degrees["u0"] - reviewers) / reviewers <= 3 * error  # u1..u5999 and x
+    assert abs(degrees["u1"] - (reviewers - 1)) / (reviewers - 1) <= 3 * error
