@@ -10,10 +10,15 @@ Writes
   model_name, vector (384 floats). Incremental: reviews that this model version has
   embedded in an earlier batch are skipped, so a rerun embeds nothing new; rerunning
   one batch id overwrites that batch only (dynamic partition overwrite).
+- ``lake/embeddings/texts/model_version=<v>/batch=<id>/``: text_hash (SHA-256 of the
+  text), vector: the encoder's cache. A review whose text this model version has
+  embedded before, in any batch or earlier in this one, reuses that vector: real
+  reviews repeat ("Five Stars. Great"), and a team's reruns and backfills meet the
+  same texts again. Keyed by model version and text, so a new encoder starts afresh.
 - ``lake/embeddings/users/model_version=<v>/``: per user, the normalised mean of the
   vectors of their currently published reviews.
 
-Cost: O(new reviews x tokens) for the encoder, O(reviews) for the rest.
+Cost: O(new distinct texts x tokens) for the encoder, O(reviews) for the rest.
 """
 
 from __future__ import annotations
@@ -35,6 +40,11 @@ BATCH_SIZE = 16  # texts per ONNX call: 64 and 256 were slower on 2 cores
 def review_text() -> F.Column:
     """The text embedded for a review: summary and body, either may be missing."""
     return F.concat_ws(". ", F.col("summary"), F.col("review_text"))
+
+
+def text_hash(text: str = "text") -> F.Column:
+    """The cache key of a text (the model version is the other): SHA-256, hex."""
+    return F.sha2(F.col(text), 256)
 
 
 def embedding_pipeline(encoder_dir: Path, batch_size: int = BATCH_SIZE) -> Pipeline:
@@ -73,26 +83,57 @@ def not_yet_embedded(
     return todo.join(done, "review_key", "left_anti")
 
 
-def embed(
-    todo: DataFrame, encoder_dir: Path, info: dict, batch: str, partitions: int, batch_size: int
-) -> DataFrame:
-    """(review_key, user_key, model_name, vector, model_version, batch) of ``todo``."""
+def cached_text_hashes(spark: SparkSession, lake: Lake, version: str, batch: str) -> DataFrame:
+    """(text_hash) of the texts other batches of this model version have embedded."""
+    if not lake.text_vectors(version).exists():
+        return spark.createDataFrame([], "text_hash string")
+    return (
+        spark.read.parquet(str(lake.text_vectors()))
+        .where((F.col("model_version") == version) & (F.col("batch") != batch))
+        .select("text_hash")
+    )
+
+
+def text_vectors(spark: SparkSession, lake: Lake, version: str) -> DataFrame:
+    """(text_hash, vector) of every batch of this model version, each hash once (a
+    join on it is then O(reviews))."""
+    return (
+        spark.read.parquet(str(lake.text_vectors()))
+        .where(F.col("model_version") == version)
+        .select("text_hash", "vector")
+        .dropDuplicates(["text_hash"])
+    )
+
+
+def texts_to_encode(todo: DataFrame, cached: DataFrame) -> DataFrame:
+    """(text_hash, text): each distinct text of ``todo`` once, unless cached."""
+    return (
+        todo.select("text_hash", "text")
+        .dropDuplicates(["text_hash"])
+        .join(cached, "text_hash", "left_anti")
+    )
+
+
+def encode(texts: DataFrame, encoder_dir: Path, partitions: int, batch_size: int) -> DataFrame:
+    """(text_hash, vector) of ``texts`` through the encoder."""
     # one partition per core at least: a small input file is one partition, which
     # would leave all but one core idle; Spark NLP pads each batch to its longest
     # text, so texts of similar length are batched together
-    spread = todo.repartition(partitions).sortWithinPartitions(F.length("text"))
+    spread = texts.repartition(partitions).sortWithinPartitions(F.length("text"))
     return (
         embedding_pipeline(encoder_dir, batch_size)
         .fit(spread)
         .transform(spread)
-        .select(
-            "review_key",
-            "user_key",
-            F.lit(info["model_name"]).alias("model_name"),
-            F.col("vectors")[0].alias("vector"),
-            F.lit(info["model_version"]).alias("model_version"),
-            F.lit(batch).alias("batch"),
-        )
+        .select("text_hash", F.col("vectors")[0].alias("vector"))
+    )
+
+
+def write_batch(frame: DataFrame, folder: Path, version: str, batch: str) -> None:
+    """Dynamic partition overwrite: this batch's partition only, never earlier batches."""
+    frame.withColumn("model_version", F.lit(version)).withColumn("batch", F.lit(batch)).write.mode(
+        "overwrite"
+    ).option("partitionOverwriteMode", "dynamic").partitionBy("model_version", "batch").parquet(
+        str(folder)
     )
 
 
@@ -117,24 +158,28 @@ def embed_reviews(
         reviews = reviews.orderBy("review_key").limit(limit)
     total = reviews.count()
     without_text = total - reviews.where(F.length("text") > 0).count()
-    todo = not_yet_embedded(spark, lake, reviews, version, batch).cache()
+    todo = (
+        not_yet_embedded(spark, lake, reviews, version, batch)
+        .withColumn("text_hash", text_hash())
+        .cache()
+    )
     to_embed = todo.count()
-    embed_seconds = 0.0
-    if to_embed:
-        embedded = embed(
-            todo,
-            encoder_dir,
-            info,
-            batch,
-            partitions or spark.sparkContext.defaultParallelism,
-            batch_size,
+    cached = cached_text_hashes(spark, lake, version, batch)
+    texts = texts_to_encode(todo, cached).cache()
+    encoded = texts.count()
+    embed_started = time.perf_counter()
+    if encoded:
+        vectors = encode(
+            texts, encoder_dir, partitions or spark.sparkContext.defaultParallelism, batch_size
         )
-        embed_started = time.perf_counter()
-        # dynamic: this batch's partition only, never earlier batches
-        embedded.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy(
-            "model_version", "batch"
-        ).parquet(str(lake.review_vectors()))
-        embed_seconds = time.perf_counter() - embed_started
+        write_batch(vectors, lake.text_vectors(), version, batch)
+    encode_seconds = time.perf_counter() - embed_started
+    if to_embed:
+        review_vectors = todo.join(text_vectors(spark, lake, version), "text_hash").select(
+            "review_key", "user_key", F.lit(info["model_name"]).alias("model_name"), "vector"
+        )
+        write_batch(review_vectors, lake.review_vectors(), version, batch)
+    embed_seconds = time.perf_counter() - embed_started
     # Users are recomputed whole: cheap, and right after reviews change or disappear.
     users = user_text_vectors(published_review_vectors(spark, lake, version))
     users.withColumn("model_version", F.lit(version)).write.mode("overwrite").option(
@@ -146,10 +191,13 @@ def embed_reviews(
         "batch": batch,
         "reviews": total,
         "embedded": to_embed,
+        "texts_encoded": encoded,
+        "reused_from_cache": to_embed - encoded,
         "skipped_already_embedded": total - without_text - to_embed,
         "skipped_without_text": without_text,
         "users": spark.read.parquet(str(lake.user_vectors(version))).count(),
         # embedding and writing the vectors, without session start and bookkeeping
         "embed_seconds": round(embed_seconds, 2),
+        "encode_seconds": round(encode_seconds, 2),
         "seconds": round(time.perf_counter() - started, 1),
     }

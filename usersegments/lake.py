@@ -3,6 +3,7 @@
     raw/reviews/<file>.parquet, raw/quarantine/<file>.parquet      ingest
     clean/<mart>.parquet                                          dbt's exported marts
     embeddings/reviews/model_version=<v>/batch=<run>/             review vectors
+    embeddings/texts/model_version=<v>/batch=<run>/               vectors by text hash
     embeddings/users/model_version=<v>/                           user text vectors
     segments/<table>/run_id=<run>/                                segmentation runs
     segments/feature_pipeline/run_id=<run>/                       the fitted fusion
@@ -58,6 +59,10 @@ class Lake:
     # -- embeddings
     def review_vectors(self, model_version: str | None = None) -> Path:
         folder = self.root / "embeddings" / "reviews"
+        return folder / f"model_version={model_version}" if model_version else folder
+
+    def text_vectors(self, model_version: str | None = None) -> Path:
+        folder = self.root / "embeddings" / "texts"
         return folder / f"model_version={model_version}" if model_version else folder
 
     def user_vectors(self, model_version: str | None = None) -> Path:

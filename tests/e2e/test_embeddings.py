@@ -63,3 +63,61 @@ def test_spark_nlp_matches_sentence_transformers(real_source_dir):
     )
     assert cosine.min() >= 0.99, f"worst review: {texts[int(cosine.argmin())][:200]}"
     assert np.allclose(np.linalg.norm(spark_vectors, axis=1), 1.0, atol=1e-3)
+
+
+def test_each_text_is_encoded_once_per_model_version(tmp_path):
+    """Reviews of the same text share one encoder call, across batches; a rerun of a
+    batch gives the same vectors and no duplicates."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from usersegments.embedding import embed_reviews
+    from usersegments.lake import Lake
+
+    lake = Lake(tmp_path / "lake")
+    lake.clean_dir.mkdir(parents=True)
+    first = [
+        ("r1", "u1", "Great", "Works well."),
+        ("r2", "u2", "Great", "Works well."),
+        ("r3", "u3", "Bad", "It broke."),
+    ]
+    later = [("r4", "u4", "Bad", "It broke."), ("r5", "u5", None, "Sounds warm.")]
+
+    def publish(rows):
+        columns = ["review_key", "user_key", "summary", "review_text"]
+        table = pa.table({c: [row[i] for row in rows] for i, c in enumerate(columns)})
+        pq.write_table(table, lake.clean("reviews"))
+
+    def vectors():
+        rows = duckdb.sql(
+            f"select review_key, vector from read_parquet('{lake.review_vectors()}/*/*/*.parquet')"
+        ).fetchall()
+        assert len(rows) == len({key for key, _ in rows}), "one vector per review"
+        return dict(rows)
+
+    settings = Settings.from_env()
+    spark = spark_session("cache-test", settings)
+    try:
+        publish(first)
+        report = embed_reviews(spark, lake, encoder_dir(settings), "b1")
+        assert (report["embedded"], report["texts_encoded"], report["reused_from_cache"]) == (
+            3,
+            2,
+            1,
+        )
+        publish(first + later)
+        report = embed_reviews(spark, lake, encoder_dir(settings), "b2")
+        assert (report["embedded"], report["texts_encoded"], report["reused_from_cache"]) == (
+            2,
+            1,
+            1,
+        )
+        before = vectors()
+        report = embed_reviews(spark, lake, encoder_dir(settings), "b2")
+        assert (report["embedded"], report["texts_encoded"]) == (2, 1)
+        after = vectors()
+    finally:
+        spark.stop()
+    assert before == after and len(after) == 5
+    assert after["r1"] == after["r2"] and after["r3"] == after["r4"] != after["r1"]
