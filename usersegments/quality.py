@@ -13,6 +13,11 @@ committed JSON). Each checkpoint validates one table, named after it:
   scoring DAG publishes them (needs ``expected_new_scores``: users read minus users
   already scored).
 
+GX runs on Spark (the ``pipeline`` data source is a Spark one): each checkpoint's table
+is a Spark frame built in usersegments/quality_data.py, so the expectations run where
+the data is and no table is loaded into pandas. A failure names its rows by the
+checkpoint's key columns (``unexpected_index_column_names`` in its JSON).
+
 An expectation's ``severity`` says what its failure means: ``critical`` (hard) stops
 the run, ``warning`` (soft) is reported and the run goes on. Results and Data Docs are
 written under the data folder, and a summary per checkpoint into the run's folder.
@@ -24,61 +29,41 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
-
-import pandas as pd
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from usersegments.config import PROJECT_DIR, Settings
-from usersegments.warehouse import (
-    read_raw_reviews,
-    read_recommendations_check,
-    read_review_embeddings,
-    read_scores_reconciliation,
-    read_segment_assignments,
-    read_table,
-)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 GX_PROJECT_DIR = PROJECT_DIR / "expectations"
 
-# What each checkpoint validates: a function of the settings and run id returning a DataFrame.
-CHECKPOINT_DATA: dict[str, Callable[[Settings, str], pd.DataFrame]] = {
-    "raw_reviews": lambda settings, run_id: read_raw_reviews(settings),
-    "staged_reviews": lambda settings, run_id: read_table(settings, "int_reviews__normalised"),
-    "user_features": lambda settings, run_id: read_table(settings, "int_users__behaviour_features"),
-    "review_embeddings": lambda settings, run_id: read_review_embeddings(settings),
-    "user_segments": read_segment_assignments,
-    "user_scores": read_scores_reconciliation,
-    "recommendations": read_recommendations_check,
-}
+
+# one per validated table: expectations/gx/checkpoints/<name>.json
+CHECKPOINTS = sorted(p.stem for p in (GX_PROJECT_DIR / "gx" / "checkpoints").glob("*.json"))
 
 
 class ExpectationsFailed(RuntimeError):
     """A hard (critical) expectation failed: downstream stages must not run."""
 
 
-# Columns that name a failing row, most precise first: the lineage of the raw table
-# (file and line), else the table's key.
-ROW_NAMES = (("source_file", "line_number"), ("review_id",), ("user_key",), ("item_id",))
+def locate_rows(rows: list[dict] | None, key_columns: list[str]) -> list[str]:
+    """Where the failing rows GX reports came from, by the checkpoint's key columns
+    (its result_format's ``unexpected_index_column_names``): "file line N" for the
+    raw tables' lineage, else the keys; GX's own row positions mean nothing to an
+    operator (and a Spark frame has none)."""
+    named = []
+    for row in rows or []:
+        if {"source_file", "line_number"} <= set(key_columns):
+            named.append(f"{row['source_file']} line {row['line_number']}")
+        else:
+            named.append(", ".join(f"{column} {row[column]}" for column in key_columns))
+    return named
 
 
-def locate_rows(data: pd.DataFrame, index: list | None) -> list[str]:
-    """Where the rows GX reports by index came from: "file line N" when the table has
-    the lineage columns, else the row's key; GX's indexes mean nothing to an operator."""
-    if not index:
-        return []
-    rows = data.loc[data.index.isin(index)]
-    for columns in ROW_NAMES:
-        if set(columns) <= set(rows.columns):
-            if len(columns) == 2:
-                return [
-                    f"{f} line {n}" for f, n in zip(rows[columns[0]], rows[columns[1]], strict=True)
-                ]
-            return [f"{columns[0]} {value}" for value in rows[columns[0]]]
-    return [f"row {i}" for i in index]
-
-
-def _summarise(checkpoint: str, result, strict: bool, data: pd.DataFrame) -> dict[str, Any]:
+def _summarise(checkpoint: str, result, strict: bool, key_columns: list[str]) -> dict[str, Any]:
     failed: list[dict[str, Any]] = []
     evaluated = 0
     for validation in result.run_results.values():
@@ -97,7 +82,7 @@ def _summarise(checkpoint: str, result, strict: bool, data: pd.DataFrame) -> dic
                     "unexpected_count": details.get("unexpected_count"),
                     "observed_value": details.get("observed_value"),
                     "unexpected_rows": locate_rows(
-                        data, details.get("partial_unexpected_index_list")
+                        details.get("partial_unexpected_index_list"), key_columns
                     ),
                 }
             )
@@ -117,30 +102,58 @@ def run_checkpoint(
     checkpoint: str,
     settings: Settings,
     run_id: str,
-    data: pd.DataFrame | None = None,
+    data: DataFrame | None = None,
     strict: bool = False,
     parameters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Validate a stage's output; raises ExpectationsFailed if a hard expectation fails
-    (with ``strict``, if any expectation fails). ``parameters`` fill the suite's
-    ``$PARAMETER`` thresholds."""
+    (with ``strict``, if any expectation fails). ``data``: a Spark frame to validate
+    instead of the stage's (tests); ``parameters`` fill the suite's ``$PARAMETER``
+    thresholds."""
+    if data is not None:
+        return _validate(checkpoint, settings, run_id, data, strict, parameters)
+    from pyspark.sql import SparkSession
+
+    from usersegments.quality_data import CHECKPOINT_DATA
+    from usersegments.spark import spark_session
+
+    ours = SparkSession.getActiveSession() is None  # else the caller's, left running
+    spark = spark_session(f"validate_{checkpoint}", settings, jars=False)
+    # partition folder values (run ids) are strings, whatever they look like
+    spark.conf.set("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
+    try:
+        with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".quality-") as scratch:
+            frame = CHECKPOINT_DATA[checkpoint](spark, settings, run_id, Path(scratch))
+            return _validate(checkpoint, settings, run_id, frame, strict, parameters)
+    finally:
+        if ours:
+            spark.stop()
+
+
+def _validate(
+    checkpoint: str,
+    settings: Settings,
+    run_id: str,
+    data: DataFrame,
+    strict: bool,
+    parameters: dict[str, Any] | None,
+) -> dict[str, Any]:
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
     # great_expectations.yml writes results and Data Docs under ${USERSEGMENTS_DATA_DIR}.
     os.environ["USERSEGMENTS_DATA_DIR"] = str(settings.data_dir)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    if data is None:
-        data = CHECKPOINT_DATA[checkpoint](settings, run_id)
-
     context = gx.get_context(mode="file", project_root_dir=str(GX_PROJECT_DIR))
-    result = context.checkpoints.get(checkpoint).run(
+    definition = context.checkpoints.get(checkpoint)
+    result = definition.run(
         batch_parameters={"dataframe": data},
         expectation_parameters=parameters or {},
         run_id=RunIdentifier(run_name=run_id),
     )
-    summary = _summarise(checkpoint, result, strict, data)
-    summary["rows"] = len(data)
+    key_columns = definition.result_format["unexpected_index_column_names"]
+    summary = _summarise(checkpoint, result, strict, key_columns)
+    summary["rows"] = data.count()
     summary["parameters"] = parameters or {}
     summary["data_docs"] = str(settings.data_dir / "gx" / "data_docs" / "index.html")
 
@@ -179,7 +192,7 @@ def min_segment_size(settings: Settings, min_segment_share: float) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run one Great Expectations checkpoint.")
-    parser.add_argument("checkpoint", choices=sorted(CHECKPOINT_DATA))
+    parser.add_argument("checkpoint", choices=CHECKPOINTS)
     parser.add_argument("--run-id", default="manual")
     parser.add_argument(
         "--param",

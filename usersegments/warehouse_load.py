@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 from pathlib import Path
 
 import yaml
 
 from usersegments.config import DBT_PROJECT_DIR, MANIFEST_PATH, Settings, load_pseudonym_key
-from usersegments.lake import write_parquet_atomically
 
 log = logging.getLogger(__name__)
 
@@ -180,33 +180,54 @@ def export_marts(settings: Settings) -> dict[str, int]:
             settings.profile,
         )
         return {}
-    import pyarrow as pa
+    counts = {
+        model: export_table(settings, model, settings.lake.clean(model))
+        for model in exported_models()
+    }
+    log.info("exported marts to %s: %s", settings.lake.clean_dir, counts)
+    return counts
 
-    counts = {}
-    with connect(settings) as warehouse, warehouse.cursor() as cursor:
-        for model in exported_models():
+
+EXPORT_BATCH_ROWS = 50_000
+
+
+def export_table(settings: Settings, table: str, target: Path) -> int:
+    """Write a warehouse table to one Parquet file at ``target``, in DuckDB's export
+    types, ordered by every column, atomically; returns its rows. Streamed: a
+    server-side cursor, EXPORT_BATCH_ROWS rows at a time, so memory does not grow with
+    the table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with connect(settings) as warehouse:
+        with warehouse.cursor() as cursor:
             cursor.execute(
                 "select column_name, data_type from information_schema.columns "
                 "where table_schema = %s and table_name = %s order by ordinal_position",
-                (settings.warehouse_schema, model),
+                (settings.warehouse_schema, table),
             )
             schema = pa.schema(
-                [(name, arrow_type(kind, model, name)) for name, kind in cursor.fetchall()]
+                [(name, arrow_type(kind, table, name)) for name, kind in cursor.fetchall()]
             )
-            ordering = ", ".join(str(i + 1) for i in range(len(schema)))
-            cursor.execute(f'select * from "{model}" order by {ordering}')
-            rows = cursor.fetchall()
-            table = pa.table(
-                {
-                    field.name: pa.array([row[i] for row in rows], type=field.type)
+        ordering = ", ".join(str(i + 1) for i in range(len(schema)))
+        partial = target.with_name(f".{target.name}.tmp")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        rows = 0
+        with (
+            warehouse.cursor(name=f"export_{table}") as cursor,
+            pq.ParquetWriter(partial, schema) as writer,
+        ):
+            cursor.itersize = EXPORT_BATCH_ROWS
+            cursor.execute(f'select * from "{table}" order by {ordering}')
+            while batch := cursor.fetchmany(EXPORT_BATCH_ROWS):
+                columns = {
+                    field.name: pa.array([row[i] for row in batch], type=field.type)
                     for i, field in enumerate(schema)
-                },
-                schema=schema,
-            )
-            write_parquet_atomically(table, settings.lake.clean(model))
-            counts[model] = table.num_rows
-    log.info("exported marts to %s: %s", settings.lake.clean_dir, counts)
-    return counts
+                }
+                writer.write_table(pa.table(columns, schema=schema))
+                rows += len(batch)
+    os.replace(partial, target)
+    return rows
 
 
 def arrow_type(postgres_type: str, model: str, column: str):

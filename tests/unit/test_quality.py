@@ -11,7 +11,7 @@ import pytest
 from usersegments.config import Settings
 from usersegments.lake import Lake
 from usersegments.quality import ExpectationsFailed, locate_rows, run_checkpoint
-from usersegments.warehouse import read_segment_assignments
+from usersegments.quality_data import user_segments
 
 
 def write_run(lake: Lake, run_id, users, assignments, segments, run=None):
@@ -45,12 +45,13 @@ GOOD = {
 
 
 def check(tmp_path, **changes):
+    """The checkpoint as the pipeline runs it (on the unit tests' Spark session)."""
     settings = Settings(data_dir=tmp_path, source_dir=tmp_path)
     write_run(settings.lake, "r1", **{**GOOD, **changes})
     return run_checkpoint("user_segments", settings, "r1", parameters={"min_segment_size": 2})
 
 
-def test_a_clean_segmentation_passes(tmp_path):
+def test_a_clean_segmentation_passes(tmp_path, spark):
     assert check(tmp_path)["success"]
 
 
@@ -86,46 +87,50 @@ def test_a_clean_segmentation_passes(tmp_path):
         "unstable ids",
     ],
 )
-def test_the_checkpoint_stops_bad_segmentations(tmp_path, changes, failing):
+def test_the_checkpoint_stops_bad_segmentations(tmp_path, spark, changes, failing):
     with pytest.raises(ExpectationsFailed, match=re.escape(failing)):
         check(tmp_path, **changes)
 
 
-def test_stable_ids_are_required_only_when_inputs_are_unchanged(tmp_path):
+def test_stable_ids_are_required_only_when_inputs_are_unchanged(tmp_path, spark):
     settings = Settings(data_dir=tmp_path, source_dir=tmp_path)
+
+    def stable() -> set[bool]:
+        frame = user_segments(spark, settings, "r1", tmp_path)
+        return {row[0] for row in frame.select("ids_stable_if_input_unchanged").collect()}
+
     write_run(
         settings.lake,
         "r1",
         **GOOD,
         run={"input_fingerprint": "a", "ari_previous": 1.0, "unchanged_id_share": 1.0},
     )
-    assert read_segment_assignments(settings, "r1")["ids_stable_if_input_unchanged"].all()
+    assert stable() == {True}
     write_run(
         settings.lake,
         "r1",
         **GOOD,
         run={"previous_input_fingerprint": None, "ari_previous": None},
     )
-    assert read_segment_assignments(settings, "r1")["ids_stable_if_input_unchanged"].all()
+    assert stable() == {True}
     write_run(
         settings.lake, "r1", **GOOD, run={"input_fingerprint": "a", "unchanged_id_share": 0.75}
     )
-    assert not read_segment_assignments(settings, "r1")["ids_stable_if_input_unchanged"].any()
+    assert stable() == {False}
 
 
 def test_failing_rows_are_named_by_file_and_line_or_key():
-    raw = pd.DataFrame(
-        {"source_file": ["a.json.gz", "a.json.gz", "b.json.gz"], "line_number": [1, 2, 7]},
-        index=[10, 11, 12],
-    )
-    assert locate_rows(raw, [11, 12]) == ["a.json.gz line 2", "b.json.gz line 7"]
-    users = pd.DataFrame({"user_key": ["k1", "k2"]})
-    assert locate_rows(users, [1]) == ["user_key k2"]
-    assert locate_rows(pd.DataFrame({"x": [1]}), [0]) == ["row 0"]
-    assert locate_rows(users, None) == []
+    raw = [{"source_file": "a.json.gz", "line_number": 2, "rating": 7.0}]
+    assert locate_rows(raw, ["source_file", "line_number"]) == ["a.json.gz line 2"]
+    segments = [{"user_key": None, "segment_id": 3}, {"user_key": "k2", "segment_id": None}]
+    assert locate_rows(segments, ["user_key", "segment_id"]) == [
+        "user_key None, segment_id 3",
+        "user_key k2, segment_id None",
+    ]
+    assert locate_rows(None, ["user_key"]) == []
 
 
-def test_a_raw_reviews_failure_names_the_source_file_and_line(tmp_path):
+def test_a_raw_reviews_failure_names_the_source_file_and_line(tmp_path, spark):
     raw = pd.DataFrame(
         {
             "ingest_run_id": "r1",
@@ -135,12 +140,11 @@ def test_a_raw_reviews_failure_names_the_source_file_and_line(tmp_path):
             "item_id": ["I1", "I1", "I2"],
             "rating": [5.0, 7.0, 4.0],
             "unix_review_time": [1_400_000_000] * 3,
-        },
-        index=[3, 4, 5],  # the positions of a combined frame, meaningless to an operator
+        }
     )
     settings = Settings(data_dir=tmp_path, source_dir=tmp_path)
     with pytest.raises(ExpectationsFailed) as failure:
-        run_checkpoint("raw_reviews", settings, "r1", data=raw)
+        run_checkpoint("raw_reviews", settings, "r1", data=spark.createDataFrame(raw))
     assert (
         "expect_column_values_to_be_between(rating, critical) at Appliances_5.json.gz line 2"
         in str(failure.value)
