@@ -14,14 +14,21 @@ place a held-out review appears is the ``holdout`` frame the metrics compare aga
 Baselines in the same run: global popularity (the same weighting over all users) and
 random (seeded), both also excluding seen items. Results: an MLflow run (experiment
 ``segment_recommendations``) and lake/recommendations/evaluation/run_id=<run>/.
+
+In Spark, every step a function of DataFrames, linear in reviews and users: a user's
+list is taken from the first (seen + N) items of the segment's ranking, an equi-join on
+(segment, rank), so no user is ever paired with the whole catalogue; O(reviews + users
+x N). Float sums are rounded to 9 decimals so rankings do not depend on partitioning.
+Only the evaluation's few rows (recommender x segment) reach the driver.
 """
 
 from __future__ import annotations
 
-import math
+from datetime import datetime
 
-import numpy as np
 import pandas as pd
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
 
 from ml.config import RecommenderConfig
 
@@ -42,223 +49,273 @@ EVALUATION_COLUMNS = {
 }
 
 
-def item_scores(train: pd.DataFrame, groups: pd.Series, half_life_days: float) -> pd.DataFrame:
+def item_scores(train: DataFrame, groups: DataFrame, half_life_days: float) -> DataFrame:
     """(group, item_id, score): the group's reviews weighted by rating/5 and by
-    0.5 ** (age / half-life), age from the newest review in ``train``."""
-    as_of = train["reviewed_at"].max()
-    age_days = (as_of - train["reviewed_at"]).dt.total_seconds() / 86_400
-    weighted = train.assign(
-        group=train["user_key"].map(groups),
-        weight=(train["rating"] / 5.0) * np.power(0.5, age_days / half_life_days),
-    ).dropna(subset=["group"])
-    scores = weighted.groupby(["group", "item_id"], as_index=False)["weight"].sum()
-    return scores.rename(columns={"weight": "score"}).astype({"group": "int64"})
-
-
-def top_n(scores: pd.DataFrame, groups: pd.Series, seen: pd.DataFrame, n: int) -> pd.DataFrame:
-    """(user_key, rank, item_id, score): each user's group list minus the items in
-    ``seen`` (user_key, item_id), best first (ties by item id), the first n."""
-    seen_count = seen.groupby("user_key").size()
-    users = pd.DataFrame({"user_key": groups.index, "group": groups.to_numpy()})
-    depth = int(seen_count.max()) + n if len(seen_count) else n
-    ranked = scores.sort_values(["group", "score", "item_id"], ascending=[True, False, True])
-    shortlist = ranked.groupby("group").head(depth)
-    candidates = users.merge(shortlist, on="group")
-    candidates = candidates.merge(seen.assign(_seen=True), on=["user_key", "item_id"], how="left")
-    candidates = candidates[candidates["_seen"].isna()].drop(columns="_seen")
-    candidates = candidates.sort_values(
-        ["user_key", "score", "item_id"], ascending=[True, False, True]
+    0.5 ** (age / half-life), age from the newest review in ``train``. ``groups``:
+    (user_key, group)."""
+    as_of: datetime = train.agg(F.max("reviewed_at")).first()[0]
+    age_days = (F.lit(as_of).cast("double") - F.col("reviewed_at").cast("double")) / 86_400
+    weight = (F.col("rating") / 5.0) * F.pow(F.lit(0.5), age_days / half_life_days)
+    return (
+        train.join(groups, "user_key")
+        .groupBy("group", "item_id")
+        .agg(F.round(F.sum(weight), 9).alias("score"))
     )
-    candidates["rank"] = candidates.groupby("user_key").cumcount() + 1
-    return candidates[candidates["rank"] <= n][
-        ["user_key", "rank", "item_id", "score"]
-    ].reset_index(drop=True)
+
+
+def ranked(scores: DataFrame, by: str = "group") -> DataFrame:
+    """``scores`` with item_rank within ``by``: best first, ties by item id."""
+    order = Window.partitionBy(by).orderBy(F.desc("score"), "item_id")
+    return scores.withColumn("item_rank", F.row_number().over(order).cast("long"))
+
+
+def top_n(scores: DataFrame, groups: DataFrame, seen: DataFrame, n: int) -> DataFrame:
+    """(user_key, rank, item_id, score): each user's group list minus the items in
+    ``seen`` (user_key, item_id), best first (ties by item id), the first n. A user
+    needs at most their seen count + n of the group's ranking: O(users x n + seen)."""
+    seen_count = seen.groupBy("user_key").agg(F.count("*").alias("seen_count"))
+    wanted = (
+        groups.join(seen_count, "user_key", "left")
+        .fillna(0, ["seen_count"])
+        .select(
+            "user_key",
+            "group",
+            F.explode(F.sequence(F.lit(1), F.col("seen_count") + n)).alias("item_rank"),
+        )
+    )
+    return first_unseen(wanted.join(ranked(scores), ["group", "item_rank"]), seen, n, "item_rank")
+
+
+def first_unseen(candidates: DataFrame, seen: DataFrame, n: int, order: str) -> DataFrame:
+    """Each user's first n candidates by ``order`` that ``seen`` does not hold."""
+    unseen = candidates.join(seen, ["user_key", "item_id"], "left_anti")
+    rank = F.row_number().over(Window.partitionBy("user_key").orderBy(order))
+    return (
+        unseen.withColumn("rank", rank.cast("long"))
+        .where(F.col("rank") <= n)
+        .select("user_key", "rank", "item_id", "score")
+    )
 
 
 def random_top_n(
-    users: pd.Index, catalogue: pd.Index, seen: pd.DataFrame, n: int, seed: int
-) -> pd.DataFrame:
-    """The random baseline: n unseen catalogue items per user, uniformly, seeded."""
-    rng = np.random.default_rng(seed)
-    seen_by_user = seen.groupby("user_key")["item_id"].apply(set).to_dict()
-    items = np.array(sorted(catalogue))
-    rows = []
-    for user in sorted(users):
-        excluded = seen_by_user.get(user, set())
-        picked: list[str] = []
-        for item in items[rng.permutation(len(items))]:
-            if item not in excluded:
-                picked.append(item)
-                if len(picked) == n:
-                    break
-        rows += [(user, rank + 1, item, 0.0) for rank, item in enumerate(picked)]
-    return pd.DataFrame(rows, columns=["user_key", "rank", "item_id", "score"])
+    users: DataFrame, catalogue: DataFrame, seen: DataFrame, n: int, seed: int
+) -> DataFrame:
+    """The random baseline: n unseen catalogue items per user, seeded. The catalogue is
+    shuffled once by a seeded hash; each user reads it from a seeded random offset
+    (wrapping round), so every item is equally likely for every user, and the lists
+    depend on the seed alone, not on order or partitioning. O(users x n + seen)."""
+    size = catalogue.count()
+    shuffled = catalogue.select(
+        "item_id",
+        (
+            F.row_number().over(Window.orderBy(F.xxhash64(F.lit(seed), "item_id"), "item_id")) - 1
+        ).alias("position"),
+    )
+    seen_count = seen.groupBy("user_key").agg(F.count("*").alias("seen_count"))
+    depth = F.least(F.col("seen_count") + n, F.lit(size))
+    wanted = (
+        users.join(seen_count, "user_key", "left")
+        .fillna(0, ["seen_count"])
+        .select(
+            "user_key",
+            F.pmod(F.xxhash64(F.lit(seed), "user_key"), F.lit(size)).alias("offset"),
+            F.explode(F.sequence(F.lit(0), depth - 1)).alias("step"),
+        )
+        .withColumn("position", F.pmod(F.col("offset") + F.col("step"), F.lit(size)))
+    )
+    candidates = wanted.join(shuffled, "position").withColumn("score", F.lit(0.0))
+    return first_unseen(candidates, seen, n, "step")
+
+
+def ideal_dcg(relevant: F.Column, k: int) -> F.Column:
+    """DCG of a perfect list: min(relevant, k) hits at the top."""
+    hits = F.sequence(F.lit(0), F.least(relevant, F.lit(k)) - 1)
+    return F.aggregate(hits, F.lit(0.0), lambda total, i: total + 1.0 / F.log2(i + 2.0))
+
+
+def per_user_hits(recommendations: DataFrame, test: DataFrame, k: int) -> DataFrame:
+    """(user_key, relevant, hit_count, dcg, ideal) for every user in ``test``."""
+    top = recommendations.where(F.col("rank") <= k).select("user_key", "item_id", "rank")
+    gain = F.when(F.col("rank").isNotNull(), 1.0 / F.log2(F.col("rank") + 1.0)).otherwise(0.0)
+    return (
+        test.join(top, ["user_key", "item_id"], "left")
+        .groupBy("user_key")
+        .agg(
+            F.count("*").alias("relevant"),
+            F.count("rank").alias("hit_count"),
+            F.sum(gain).alias("dcg"),
+        )
+        .withColumn("ideal", ideal_dcg(F.col("relevant"), k))
+    )
+
+
+def metric_columns() -> list[F.Column]:
+    return [
+        F.count("*").alias("users"),
+        F.avg((F.col("hit_count") > 0).cast("double")).alias("hit_rate"),
+        F.avg(F.col("hit_count") / F.col("relevant")).alias("recall"),
+        F.avg(F.col("dcg") / F.col("ideal")).alias("ndcg"),
+    ]
 
 
 def ranking_metrics(
-    recommendations: pd.DataFrame, test: pd.DataFrame, catalogue_size: int, k: int = 10
+    recommendations: DataFrame, test: DataFrame, catalogue_size: int, k: int = 10
 ) -> dict[str, float]:
     """HitRate@k, Recall@k and NDCG@k (binary relevance) averaged over the users in
     ``test`` (a user without recommendations scores 0), and catalogue coverage (distinct
     items in anyone's top k over the catalogue size)."""
-    top = recommendations[recommendations["rank"] <= k]
-    hits = test.merge(top, on=["user_key", "item_id"], how="left")
-    hits["gain"] = np.where(hits["rank"].notna(), 1.0 / np.log2(hits["rank"].fillna(1) + 1), 0.0)
-    per_user = hits.groupby("user_key").agg(
-        relevant=("item_id", "size"), hit_count=("rank", "count"), dcg=("gain", "sum")
-    )
-    ideal = (
-        per_user["relevant"]
-        .clip(upper=k)
-        .map(lambda m: sum(1 / math.log2(i + 2) for i in range(m)))
-    )
+    row = per_user_hits(recommendations, test, k).agg(*metric_columns()).first().asDict()
+    covered = recommendations.where(F.col("rank") <= k).select("item_id").distinct().count()
     return {
-        "users": len(per_user),
-        "hit_rate": float((per_user["hit_count"] > 0).mean()),
-        "recall": float((per_user["hit_count"] / per_user["relevant"]).mean()),
-        "ndcg": float((per_user["dcg"] / ideal).mean()),
-        "catalogue_coverage": float(top["item_id"].nunique() / catalogue_size)
-        if catalogue_size
-        else 0.0,
+        "users": int(row["users"]),
+        **{name: float(row[name] or 0.0) for name in ("hit_rate", "recall", "ndcg")},
+        "catalogue_coverage": covered / catalogue_size if catalogue_size else 0.0,
     }
 
 
-def segment_items(
-    reviews: pd.DataFrame, memberships: pd.Series, half_life_days: float
-) -> pd.DataFrame:
+def segment_metrics(
+    recommendations: DataFrame,
+    test: DataFrame,
+    memberships: DataFrame,
+    catalogue_size: int,
+    k: int,
+) -> list[dict]:
+    """ranking_metrics per segment of the test users (``memberships``: user_key,
+    segment_id), one row each."""
+    hits = per_user_hits(recommendations, test, k).join(memberships, "user_key")
+    covered = (
+        recommendations.where(F.col("rank") <= k)
+        .join(hits.select("user_key", "segment_id"), "user_key")
+        .groupBy("segment_id")
+        .agg(F.countDistinct("item_id").alias("covered"))
+    )
+    rows = (
+        hits.groupBy("segment_id")
+        .agg(*metric_columns())
+        .join(covered, "segment_id", "left")
+        .orderBy("segment_id")
+        .collect()  # one row per segment
+    )
+    return [
+        {
+            "segment_id": int(row["segment_id"]),
+            "users": int(row["users"]),
+            "hit_rate": float(row["hit_rate"]),
+            "recall": float(row["recall"]),
+            "ndcg": float(row["ndcg"]),
+            "catalogue_coverage": (row["covered"] or 0) / catalogue_size,
+        }
+        for row in rows
+    ]
+
+
+def segment_items(reviews: DataFrame, memberships: DataFrame, half_life_days: float) -> DataFrame:
     """(segment_id, item_rank, item_id, score, reviewers): every item reviewed in each
     segment, ranked by score (ties by item id)."""
-    scores = item_scores(reviews, memberships, half_life_days).rename(
-        columns={"group": "segment_id"}
-    )
+    groups = memberships.select("user_key", F.col("segment_id").alias("group"))
     reviewers = (
-        reviews.assign(segment_id=reviews["user_key"].map(memberships))
-        .dropna(subset=["segment_id"])
-        .astype({"segment_id": "int64"})
-        .groupby(["segment_id", "item_id"])["user_key"]
-        .nunique()
-        .rename("reviewers")
-        .reset_index()
+        reviews.join(groups, "user_key")
+        .groupBy("group", "item_id")
+        .agg(F.countDistinct("user_key").alias("reviewers"))
     )
-    ranked = scores.merge(reviewers, on=["segment_id", "item_id"]).sort_values(
-        ["segment_id", "score", "item_id"], ascending=[True, False, True]
-    )
-    ranked["item_rank"] = ranked.groupby("segment_id").cumcount() + 1
-    return ranked[["segment_id", "item_rank", "item_id", "score", "reviewers"]].reset_index(
-        drop=True
+    return (
+        ranked(item_scores(reviews, groups, half_life_days).join(reviewers, ["group", "item_id"]))
+        .withColumnRenamed("group", "segment_id")
+        .select("segment_id", "item_rank", "item_id", "score", "reviewers")
     )
 
 
-def recommend(reviews: pd.DataFrame, memberships: pd.Series, config: RecommenderConfig):
-    """(segment_items, user_recommendations) from ``reviews`` and the users' segments."""
-    items = segment_items(reviews, memberships, config.half_life_days)
-    seen = reviews[["user_key", "item_id"]].drop_duplicates()
-    scores = items.rename(columns={"segment_id": "group"})[["group", "item_id", "score"]]
-    users = top_n(scores, memberships, seen, config.top_n)
-    return items, users.assign(segment_id=users["user_key"].map(memberships).astype("int64"))
+def recommend(
+    reviews: DataFrame, memberships: DataFrame, config: RecommenderConfig
+) -> tuple[DataFrame, DataFrame]:
+    """(segment_items, user_recommendations) from ``reviews`` and the users' segments
+    (``memberships``: user_key, segment_id)."""
+    items = segment_items(reviews, memberships, config.half_life_days).localCheckpoint()
+    seen = reviews.select("user_key", "item_id").distinct()
+    scores = items.select(F.col("segment_id").alias("group"), "item_id", "score")
+    groups = memberships.select("user_key", F.col("segment_id").alias("group"))
+    users = top_n(scores, groups, seen, config.top_n).join(memberships, "user_key")
+    return items, users.select("user_key", "rank", "item_id", "score", "segment_id")
+
+
+def check_no_leak(train: DataFrame, holdout: DataFrame) -> None:
+    leaked = holdout.join(train.select("user_key", "item_id").distinct(), ["user_key", "item_id"])
+    example = leaked.first()
+    if example is not None:
+        raise ValueError(
+            f"{leaked.count()} held-out (user, item) pairs are in the training reviews, "
+            f"e.g. {example.asDict()}"
+        )
 
 
 def evaluation_recommendations(
-    train: pd.DataFrame, holdout: pd.DataFrame, memberships: pd.Series, config: RecommenderConfig
-) -> dict[str, pd.DataFrame]:
+    train: DataFrame, holdout: DataFrame, memberships: DataFrame, config: RecommenderConfig
+) -> dict[str, DataFrame]:
     """Each recommender's top-N lists for the held-out users, built from ``train`` and
     ``memberships`` (segments computed from ``train`` alone): the segment recommender,
     global popularity and random."""
-    leaked = holdout.merge(
-        train[["user_key", "item_id"]].drop_duplicates(), on=["user_key", "item_id"]
-    )
-    if len(leaked):
-        raise ValueError(
-            f"{len(leaked)} held-out (user, item) pairs are in the training reviews, e.g. {leaked.iloc[0].to_dict()}"
-        )
-    seen = train[["user_key", "item_id"]].drop_duplicates()
-    catalogue = pd.Index(sorted(train["item_id"].unique()))
-    users = pd.Index(sorted(holdout["user_key"].unique()))
-    everyone = pd.Series(ALL_USERS, index=memberships.index)
-    k = config.top_n
+    check_no_leak(train, holdout)
+    seen = train.select("user_key", "item_id").distinct()
+    catalogue = train.select("item_id").distinct()
+    users = holdout.select("user_key").distinct()
+    segments = memberships.select("user_key", F.col("segment_id").alias("group"))
+    everyone = memberships.select("user_key", F.lit(ALL_USERS).alias("group"))
+    k, half_life = config.top_n, config.half_life_days
     return {
         "segment_popularity": top_n(
-            item_scores(train, memberships, config.half_life_days),
-            memberships.reindex(users).dropna().astype("int64"),
-            seen,
-            k,
+            item_scores(train, segments, half_life), segments.join(users, "user_key"), seen, k
         ),
         "global_popularity": top_n(
-            item_scores(train, everyone, config.half_life_days), everyone.reindex(users), seen, k
+            item_scores(train, everyone, half_life), everyone.join(users, "user_key"), seen, k
         ),
         "random": random_top_n(users, catalogue, seen, k, config.seed),
     }
 
 
 def evaluate(
-    train: pd.DataFrame, holdout: pd.DataFrame, memberships: pd.Series, config: RecommenderConfig
+    train: DataFrame, holdout: DataFrame, memberships: DataFrame, config: RecommenderConfig
 ) -> pd.DataFrame:
     """Offline evaluation of the segment recommender and both baselines: one row per
     recommender and scope, 'overall' and 'segment' (per evaluation segment). Empty
-    when no user has an item held out (e.g. every user reviewed one item)."""
-    if holdout.empty:
+    when no user has an item held out (e.g. every user reviewed one item). A small
+    pandas frame: recommenders x (segments + 1) rows."""
+    if holdout.first() is None:
         return pd.DataFrame(
             {name: pd.Series(dtype=dtype) for name, dtype in EVALUATION_COLUMNS.items()}
         )
     recommendations = evaluation_recommendations(train, holdout, memberships, config)
-    catalogue_size = train["item_id"].nunique()
+    catalogue_size = train.select("item_id").distinct().count()
     k = config.top_n
-    by_segment = holdout.assign(segment_id=holdout["user_key"].map(memberships))
     rows = []
     for name, recs in recommendations.items():
-        rows.append(
-            {
-                "recommender": name,
-                "scope": "overall",
-                "segment_id": None,
-                **ranking_metrics(recs, holdout, catalogue_size, k),
-            }
-        )
-        for segment, members in by_segment.groupby("segment_id"):
-            member_recs = recs[recs["user_key"].isin(members["user_key"])]
-            rows.append(
-                {
-                    "recommender": name,
-                    "scope": "segment",
-                    "segment_id": int(segment),
-                    **ranking_metrics(
-                        member_recs, members[["user_key", "item_id"]], catalogue_size, k
-                    ),
-                }
-            )
+        recs = recs.localCheckpoint()  # used by both scopes
+        overall = ranking_metrics(recs, holdout, catalogue_size, k)
+        rows.append({"recommender": name, "scope": "overall", "segment_id": None, **overall})
+        for segment in segment_metrics(recs, holdout, memberships, catalogue_size, k):
+            rows.append({"recommender": name, "scope": "segment", **segment})
     return pd.DataFrame(rows).assign(k=k)[list(EVALUATION_COLUMNS)].astype(EVALUATION_COLUMNS)
 
 
-def evaluation_inputs(settings, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+def evaluation_inputs(spark, settings, run_id: str) -> tuple[DataFrame, DataFrame, DataFrame]:
     """(train, holdout, memberships) of run ``run_id``: the split dbt published and the
     evaluation segmentation's memberships (lake/segments_eval)."""
-    from usersegments.warehouse import read_segmentation
-
-    split = pd.read_parquet(
-        settings.lake.clean("evaluation_reviews"),
-        columns=["review_key", "user_key", "item_id", "rating", "reviewed_at", "evaluation_split"],
+    split = spark.read.parquet(str(settings.lake.clean("evaluation_reviews")))
+    train = split.where(F.col("evaluation_split") == "train").select(*REVIEW_COLUMNS)
+    holdout = (
+        split.where(F.col("evaluation_split") == "holdout").select("user_key", "item_id").distinct()
     )
-    train = (
-        split[split["evaluation_split"] == "train"]
-        .drop(columns="evaluation_split")
-        .reset_index(drop=True)
-    )
-    holdout = split.loc[
-        split["evaluation_split"] == "holdout", ["user_key", "item_id"]
-    ].drop_duplicates()
-    memberships = read_segmentation(settings, "assignments", run_id, root="segments_eval")
-    return (
-        train,
-        holdout.reset_index(drop=True),
-        memberships.set_index("user_key")["segment_id"].astype("int64"),
-    )
+    memberships = spark.read.parquet(
+        str(settings.lake.evaluation_segmentation("assignments", run_id))
+    ).select("user_key", F.col("segment_id").cast("long"))
+    return train, holdout, memberships
 
 
-def write_table(settings, name: str, run_id: str, frame: pd.DataFrame) -> None:
-    """lake/recommendations/<name>/run_id=<run>/part-0.parquet (a rerun replaces it)."""
-    folder = settings.lake.recommendations(name, run_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(folder / "part-0.parquet", index=False)
+REVIEW_COLUMNS = ["review_key", "user_key", "item_id", "rating", "reviewed_at"]
+
+
+def write_table(settings, name: str, run_id: str, frame: DataFrame) -> None:
+    """lake/recommendations/<name>/run_id=<run>/ (a rerun replaces it)."""
+    frame.write.mode("overwrite").parquet(str(settings.lake.recommendations(name, run_id)))
 
 
 def recommend_and_evaluate(
@@ -266,7 +323,19 @@ def recommend_and_evaluate(
 ) -> dict:
     """The DAG step: publish per-segment ranked items and per-user top-N lists (from
     every review and the published segments), evaluate offline, log to MLflow, and
-    write all of it under lake/recommendations/."""
+    write all of it under lake/recommendations/. In a local Spark session (MLlib's
+    classpath: no jars)."""
+    from usersegments.spark import spark_session
+
+    spark = spark_session("recommend_segments", settings, jars=False)
+    spark.sparkContext.setCheckpointDir(str(settings.lake.spark_checkpoints))
+    try:
+        return publish_and_log(spark, settings, segmentation_run_id, config)
+    finally:
+        spark.stop()
+
+
+def publish_and_log(spark, settings, segmentation_run_id: str, config: RecommenderConfig) -> dict:
     import mlflow
 
     from ml import tracking
@@ -274,19 +343,17 @@ def recommend_and_evaluate(
     from usersegments.warehouse import read_segmentation
 
     run_id = partition_name(segmentation_run_id)
-    reviews = pd.read_parquet(
-        settings.lake.clean("reviews"),
-        columns=["review_key", "user_key", "item_id", "rating", "reviewed_at"],
-    )
-    published = (
-        read_segmentation(settings, "assignments", run_id)
-        .set_index("user_key")["segment_id"]
-        .astype("int64")
+    reviews = spark.read.parquet(str(settings.lake.clean("reviews"))).select(*REVIEW_COLUMNS)
+    published = spark.read.parquet(str(settings.lake.segmentation("assignments", run_id))).select(
+        "user_key", F.col("segment_id").cast("long")
     )
     items, users = recommend(reviews, published, config)
+    write_table(settings, "segment_items", run_id, items)
+    write_table(settings, "user_recommendations", run_id, users)
 
-    train, holdout, memberships = evaluation_inputs(settings, run_id)
+    train, holdout, memberships = evaluation_inputs(spark, settings, run_id)
     evaluation = evaluate(train, holdout, memberships, config)
+    train_reviews, holdout_users = train.count(), holdout.select("user_key").distinct().count()
 
     client = tracking.configure(settings)
     mlflow.set_experiment(experiment_id=tracking.experiment_id(client, EXPERIMENT, settings))
@@ -301,8 +368,8 @@ def recommend_and_evaluate(
                 "half_life_days": config.half_life_days,
                 "random_seed": config.seed,
                 "holdout": "latest distinct item per user with >= 2 items",
-                "train_reviews": len(train),
-                "holdout_users": holdout["user_key"].nunique(),
+                "train_reviews": train_reviews,
+                "holdout_users": holdout_users,
             }
         )
         for name, row in overall.iterrows():
@@ -329,9 +396,10 @@ def recommend_and_evaluate(
             }
         )
 
-    write_table(settings, "segment_items", run_id, items)
-    write_table(settings, "user_recommendations", run_id, users)
-    write_table(settings, "evaluation", run_id, evaluation.assign(mlflow_run_id=run.info.run_id))
+    evaluation_table = evaluation.assign(mlflow_run_id=run.info.run_id)
+    folder = settings.lake.recommendations("evaluation", run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    evaluation_table.to_parquet(folder / "part-0.parquet", index=False)  # a few rows
     return {
         "segmentation_run_id": run_id,
         "mlflow_run_id": run.info.run_id,
@@ -341,8 +409,13 @@ def recommend_and_evaluate(
             "silhouette": float(refit["silhouette"]),
             "ari_published": float(refit["ari_published"]),
         },
-        "users_recommended": int(users["user_key"].nunique()),
-        "holdout_users": int(holdout["user_key"].nunique()),
+        "users_recommended": spark.read.parquet(
+            str(settings.lake.recommendations("user_recommendations", run_id))
+        )
+        .select("user_key")
+        .distinct()
+        .count(),
+        "holdout_users": holdout_users,
         "overall": overall[["hit_rate", "recall", "ndcg", "catalogue_coverage"]]
         .round(4)
         .to_dict("index"),

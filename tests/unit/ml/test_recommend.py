@@ -1,10 +1,11 @@
-"""Recommendation metrics against hand-computed cases, the time split, top-N."""
+"""Recommendation metrics against hand-computed cases, the time split, top-N: the Spark
+functions on frames of a few rows."""
 
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
-import pandas as pd
 import pytest
 
 from ml.recommend import (
@@ -17,21 +18,47 @@ from ml.recommend import (
 )
 
 
-def reviews(rows):
-    frame = pd.DataFrame(rows, columns=["user_key", "item_id", "rating", "reviewed_at"])
-    frame["reviewed_at"] = pd.to_datetime(frame["reviewed_at"])
-    frame["review_key"] = [f"r{i}" for i in range(len(frame))]
-    return frame
+@pytest.fixture
+def frame(spark):
+    def make(rows, schema):
+        return spark.createDataFrame(rows, schema)
+
+    return make
 
 
-def test_metrics_match_hand_computed_values():
-    recs = pd.DataFrame(
+@pytest.fixture
+def reviews(spark):
+    def make(rows):
+        rows = [
+            (u, i, float(r), datetime.fromisoformat(t), f"r{n}")
+            for n, (u, i, r, t) in enumerate(rows)
+        ]
+        schema = "user_key string, item_id string, rating double, reviewed_at timestamp, review_key string"
+        return spark.createDataFrame(rows, schema)
+
+    return make
+
+
+def memberships(spark, groups: dict[str, int], column: str = "segment_id"):
+    return spark.createDataFrame(list(groups.items()), f"user_key string, {column} long")
+
+
+PAIRS = "user_key string, item_id string"
+
+
+def lists(recs) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for row in recs.orderBy("user_key", "rank").collect():
+        found.setdefault(row["user_key"], []).append(row["item_id"])
+    return found
+
+
+def test_metrics_match_hand_computed_values(frame):
+    recs = frame(
         [("a", 1, "x"), ("a", 2, "y"), ("a", 3, "z"), ("b", 1, "x"), ("b", 2, "w")],
-        columns=["user_key", "rank", "item_id"],
+        "user_key string, rank long, item_id string",
     )
-    test = pd.DataFrame(
-        [("a", "z"), ("a", "q"), ("b", "v"), ("c", "x")], columns=["user_key", "item_id"]
-    )
+    test = frame([("a", "z"), ("a", "q"), ("b", "v"), ("c", "x")], PAIRS)
     m = ranking_metrics(recs, test, catalogue_size=8, k=10)
     # a: one of two held-out items, at rank 3; b: none; c: no recommendations
     assert m["users"] == 3
@@ -42,46 +69,45 @@ def test_metrics_match_hand_computed_values():
     assert m["catalogue_coverage"] == pytest.approx(4 / 8)  # x, y, z, w
 
 
-def test_cutoff_k_drops_lower_ranks():
-    recs = pd.DataFrame([("a", 1, "x"), ("a", 2, "y")], columns=["user_key", "rank", "item_id"])
-    test = pd.DataFrame([("a", "y")], columns=["user_key", "item_id"])
+def test_cutoff_k_drops_lower_ranks(frame):
+    recs = frame([("a", 1, "x"), ("a", 2, "y")], "user_key string, rank long, item_id string")
+    test = frame([("a", "y")], PAIRS)
     assert ranking_metrics(recs, test, 2, k=1)["hit_rate"] == 0.0
     assert ranking_metrics(recs, test, 2, k=2)["ndcg"] == pytest.approx(1 / math.log2(3))
 
 
-def test_scores_weight_rating_and_recency():
-    frame = reviews(
+def test_scores_weight_rating_and_recency(spark, reviews):
+    train = reviews(
         [("a", "x", 5, "2020-01-11"), ("b", "y", 5, "2020-01-01"), ("b", "x", 2.5, "2020-01-11")]
     )
-    groups = pd.Series({"a": 1, "b": 1})
-    scores = item_scores(frame, groups, half_life_days=10).set_index("item_id")["score"]
+    groups = memberships(spark, {"a": 1, "b": 1}, "group")
+    scores = {r["item_id"]: r["score"] for r in item_scores(train, groups, 10).collect()}
     assert scores["x"] == pytest.approx(1.0 + 0.5)
     assert scores["y"] == pytest.approx(0.5)  # ten days old: half
 
 
-def test_top_n_excludes_seen_items_and_follows_the_group():
-    scores = pd.DataFrame(
+def test_top_n_excludes_seen_items_and_follows_the_group(spark, frame):
+    scores = frame(
         [(1, "x", 3.0), (1, "y", 2.0), (1, "z", 1.0), (2, "z", 9.0)],
-        columns=["group", "item_id", "score"],
+        "group long, item_id string, score double",
     )
-    groups = pd.Series({"a": 1, "b": 2})
-    seen = pd.DataFrame([("a", "x")], columns=["user_key", "item_id"])
-    recs = top_n(scores, groups, seen, n=2)
-    assert recs[recs.user_key == "a"]["item_id"].tolist() == ["y", "z"]
-    assert recs[recs.user_key == "b"]["item_id"].tolist() == ["z"]
+    groups = memberships(spark, {"a": 1, "b": 2}, "group")
+    seen = frame([("a", "x")], PAIRS)
+    assert lists(top_n(scores, groups, seen, n=2)) == {"a": ["y", "z"], "b": ["z"]}
 
 
-def test_random_baseline_is_seeded_and_unseen():
-    seen = pd.DataFrame([("a", "i0")], columns=["user_key", "item_id"])
-    catalogue = pd.Index([f"i{i}" for i in range(20)])
-    first = random_top_n(pd.Index(["a", "b"]), catalogue, seen, 5, seed=7)
-    again = random_top_n(pd.Index(["b", "a"]), catalogue, seen, 5, seed=7)
-    assert first.equals(again)
-    assert "i0" not in set(first[first.user_key == "a"]["item_id"])
-    assert first.groupby("user_key").size().tolist() == [5, 5]
+def test_random_baseline_is_seeded_unseen_and_independent_of_partitioning(spark, frame):
+    seen = frame([("a", "i0"), ("a", "i1")], PAIRS)
+    catalogue = frame([(f"i{i}",) for i in range(20)], "item_id string")
+    users = frame([("a",), ("b",)], "user_key string")
+    first = lists(random_top_n(users, catalogue, seen, 5, seed=7))
+    again = lists(random_top_n(users.repartition(3), catalogue.repartition(4), seen, 5, seed=7))
+    assert first == again
+    assert {"i0", "i1"}.isdisjoint(first["a"]) and len(first["a"]) == len(first["b"]) == 5
+    assert first != lists(random_top_n(users, catalogue, seen, 5, seed=8))
 
 
-def test_evaluate_by_hand_segment_beats_global_here():
+def test_evaluate_by_hand_segment_beats_global_here(spark, frame, reviews):
     # segment 1 (a, b, c) loves x then y; segment 2 (d, e) loves z; all on one day
     train = reviews(
         [
@@ -95,9 +121,9 @@ def test_evaluate_by_hand_segment_beats_global_here():
             ("e", "w", 5, "2020-01-01"),
         ]
     )
-    holdout = pd.DataFrame([("a", "y"), ("d", "w")], columns=["user_key", "item_id"])
-    memberships = pd.Series({"a": 1, "b": 1, "c": 1, "d": 2, "e": 2})
-    result = evaluate(train, holdout, memberships, RecommenderConfig(top_n=1))
+    holdout = frame([("a", "y"), ("d", "w")], PAIRS)
+    segments = memberships(spark, {"a": 1, "b": 1, "c": 1, "d": 2, "e": 2})
+    result = evaluate(train, holdout, segments, RecommenderConfig(top_n=1))
     overall = result[result["scope"] == "overall"].set_index("recommender")
     # segment: a gets y (hit), d gets w (hit); global (x 3, y 2, z 2, w 1): a gets y
     # (x seen; y before z by item id), d gets x (miss)
@@ -111,21 +137,16 @@ def test_evaluate_by_hand_segment_beats_global_here():
     assert per_segment["users"].sum() == overall.loc["global_popularity", "users"] == 2
 
 
-def test_evaluate_refuses_a_held_out_pair_in_training():
+def test_evaluate_refuses_a_held_out_pair_in_training(spark, frame, reviews):
     train = reviews([("a", "x", 5, "2020-01-01"), ("a", "y", 5, "2020-01-02")])
-    holdout = pd.DataFrame([("a", "y")], columns=["user_key", "item_id"])
+    holdout = frame([("a", "y")], PAIRS)
     with pytest.raises(ValueError, match="held-out"):
-        evaluate(train, holdout, pd.Series({"a": 1}), RecommenderConfig())
+        evaluate(train, holdout, memberships(spark, {"a": 1}), RecommenderConfig())
 
 
-def test_evaluate_without_held_out_users_is_empty_and_typed():
+def test_evaluate_without_held_out_users_is_empty_and_typed(spark, frame, reviews):
     train = reviews([("a", "x", 5, "2020-01-01")])
-    result = evaluate(
-        train,
-        pd.DataFrame(columns=["user_key", "item_id"]),
-        pd.Series({"a": 1}),
-        RecommenderConfig(),
-    )
+    result = evaluate(train, frame([], PAIRS), memberships(spark, {"a": 1}), RecommenderConfig())
     assert (
         result.empty
         and str(result["segment_id"].dtype) == "Int64"
