@@ -33,9 +33,21 @@ PROFILE_FEATURES = (
 
 
 def read_run(settings: Settings, run_id: str) -> dict[str, pd.DataFrame]:
-    """The run's segmentation tables from the lake."""
-    tables = ("assignments", "segments", "profiles", "terms", "examples", "model_selection", "runs")
-    return {table: read_segmentation(settings, table, run_id) for table in tables}
+    """The run's segmentation tables from the lake: the per-segment ones whole, and a
+    sample of PROJECTION_SAMPLE users for the 2-D plot (the same users every time: by
+    hash of their key), so the report's memory does not grow with the users."""
+    import duckdb
+
+    tables = ("segments", "profiles", "terms", "examples", "model_selection", "runs")
+    run = {table: read_segmentation(settings, table, run_id) for table in tables}
+    folder = settings.lake.segmentation("assignments", run_id)
+    with duckdb.connect() as con:
+        run["assignments"] = con.execute(
+            "select segment_id, projection_x, projection_y from read_parquet(?) "
+            "order by hash(user_key), user_key limit ?",
+            [str(folder / "*.parquet"), PROJECTION_SAMPLE],
+        ).df()
+    return run
 
 
 def _png(figure) -> str:
@@ -59,9 +71,7 @@ def _plots(run: dict[str, pd.DataFrame]) -> dict[str, str]:
     names = dict(zip(segments["segment_id"], segments["segment_name"], strict=True))
     colours = {s: plt.cm.tab10(i % 10) for i, s in enumerate(segments["segment_id"])}
 
-    users = run["assignments"]
-    if len(users) > PROJECTION_SAMPLE:
-        users = users.sample(PROJECTION_SAMPLE, random_state=0)
+    users = run["assignments"]  # a sample (read_run)
     figure, axes = plt.subplots(figsize=(8, 6))
     for segment, members in users.groupby("segment_id"):
         axes.scatter(

@@ -65,3 +65,13 @@ def test_nearest_centroid_and_distance():
     )
     assert list(segments) == [7, 3, 3]
     assert distances == pytest.approx([2**0.5, 1.0, 4.0])
+
+
+def test_single_machine_candidates_are_skipped_above_the_stated_size():
+    from ml.train import BASELINE, SINGLE_MACHINE_MAX_USERS, runnable, sklearn_candidates
+
+    candidates = sklearn_candidates()
+    assert runnable(candidates, SINGLE_MACHINE_MAX_USERS) == (candidates, None)
+    kept, reason = runnable(candidates, SINGLE_MACHINE_MAX_USERS + 1)
+    assert [c.name for c in kept] == [BASELINE]
+    assert "random_forest" in reason and "100,001 training users" in reason
