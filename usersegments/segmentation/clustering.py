@@ -24,6 +24,10 @@ from usersegments.segmentation.options import SegmentationOptions
 
 # Users sampled to find principal axes (2-D projection; the mixture's input space).
 PCA_SAMPLE = 20_000
+# Above this many users the candidate k are fitted and scored on a fixed sample of about
+# this many, and only the chosen k is refitted on everyone: the sweep's cost stops
+# growing with the users (the real data's 3,667 users are all fitted, as before).
+SWEEP_SAMPLE = 50_000
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,28 @@ def score(model, algorithm: str, predictions: DataFrame, evaluator) -> dict:
         "min_size": int(min(sizes)),
         "sizes": sizes,
     }
+
+
+def sweep_sample(frame: DataFrame, users: int, sample: int = SWEEP_SAMPLE) -> DataFrame:
+    """The users the candidate k are fitted on: everyone up to ``sample`` users, else a
+    fixed share of them chosen by a hash of the user key (the same users whatever the
+    row order or partitioning)."""
+    if users <= sample:
+        return frame
+    buckets = 1_000_000
+    kept = F.pmod(F.xxhash64("user_key"), F.lit(buckets)) < int(buckets * sample / users)
+    return frame.where(kept)
+
+
+def refit(frame: DataFrame, column: str, k: int, options: SegmentationOptions):
+    """The chosen k fitted on everyone, scored on everyone."""
+    evaluator = ClusteringEvaluator(featuresCol=column, predictionCol="prediction")
+    model = (
+        estimator(options.algorithm, k, options.seed, options.max_iter)
+        .setFeaturesCol(column)
+        .fit(frame)
+    )
+    return model, {"k": k, **score(model, options.algorithm, model.transform(frame), evaluator)}
 
 
 def fit_candidates(frame: DataFrame, column: str, ks: list[int], options: SegmentationOptions):

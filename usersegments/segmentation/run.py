@@ -17,6 +17,7 @@ clustering.PCA_SAMPLE users for the principal axes.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -61,8 +62,9 @@ class Prepared:
 class Clustering:
     """The chosen clustering: per-user predictions and one centroid per cluster."""
 
-    scores: list[dict]  # per candidate k
-    chosen: clustering.Candidate
+    scores: list[dict]  # per candidate k (on the sweep's users)
+    chosen: clustering.Candidate  # scored on everyone
+    sweep_users: int  # the users the candidates were fitted on
     min_segment_size: int
     predictions: DataFrame  # features' columns and ``prediction`` (cached)
     clusters: list[int]
@@ -71,7 +73,7 @@ class Clustering:
 
     @property
     def silhouette(self) -> float:
-        return next(s["silhouette"] for s in self.scores if s["k"] == self.chosen.k)
+        return self.chosen.silhouette
 
 
 def prepare(inputs: tables.Inputs, options: SegmentationOptions, partitions: int) -> Prepared:
@@ -94,19 +96,27 @@ def cluster(prepared: Prepared, options: SegmentationOptions) -> Clustering:
     frame, column = clustering.fit_space(prepared.features, options)
     if frame is not prepared.features:
         frame = frame.cache()
+    sweep = clustering.sweep_sample(frame, prepared.users)
+    sweep_users = prepared.users if sweep is frame else sweep.cache().count()
     models, scores = clustering.fit_candidates(
-        frame, column, options.candidate_ks(prepared.users), options
+        sweep, column, options.candidate_ks(prepared.users), options
     )
     min_size = min_segment_users(options.min_segment_share, prepared.users)
+    # the smallest segment the sweep's users must give, scaled to the sample
+    sweep_min_size = math.ceil(min_size * sweep_users / prepared.users)
     candidates = [
         clustering.Candidate(s["k"], s["silhouette"], s["cost"], s["min_size"]) for s in scores
     ]
-    chosen = clustering.choose_k(candidates, min_size)
-    predictions = (
-        models[chosen.k].transform(frame).select(*prepared.features.columns, "prediction").cache()
-    )
+    chosen = clustering.choose_k(candidates, sweep_min_size)
+    model = models[chosen.k]
+    if sweep is not frame:
+        model, refitted = clustering.refit(frame, column, chosen.k, options)
+        chosen = clustering.Candidate(
+            chosen.k, refitted["silhouette"], refitted["cost"], refitted["min_size"]
+        )
+    predictions = model.transform(frame).select(*prepared.features.columns, "prediction").cache()
     clusters, centers, sizes = clustering.cluster_centroids(predictions)
-    return Clustering(scores, chosen, min_size, predictions, clusters, centers, sizes)
+    return Clustering(scores, chosen, sweep_users, min_size, predictions, clusters, centers, sizes)
 
 
 def segment_id_map(spark: SparkSession, clusters: list[int], segment_ids: list[int]) -> DataFrame:
@@ -252,7 +262,11 @@ def run_record(
     return {
         "algorithm": options.algorithm,
         "k": fit.chosen.k,
-        "k_selection": "forced" if options.k else "silhouette",
+        "k_selection": "forced"
+        if options.k
+        else "silhouette"
+        if fit.sweep_users == prepared.users
+        else f"silhouette on {fit.sweep_users} sampled users",
         "k_min": fit.scores[0]["k"],
         "k_max": fit.scores[-1]["k"],
         "silhouette": fit.silhouette,

@@ -17,6 +17,8 @@ from usersegments.segmentation.clustering import (
     fit_space,
     principal_axes,
     project,
+    refit,
+    sweep_sample,
 )
 from usersegments.segmentation.options import SegmentationOptions
 
@@ -105,3 +107,18 @@ def test_the_mixture_is_fitted_on_principal_components(spark):
     assert len(frame.first()[column]) == 2
     same, column = fit_space(features(spark), SegmentationOptions())
     assert column == "features" and same.columns == ["user_key", "features"]
+
+
+def test_the_sweep_samples_fixed_users_above_its_size_and_the_refit_covers_everyone(spark):
+    rng = np.random.default_rng(3)
+    rows = [
+        (f"u{i}", Vectors.dense(rng.normal(size=3) + (10.0 if i % 2 else 0.0))) for i in range(400)
+    ]
+    frame = spark.createDataFrame(rows, ["user_key", "features"])
+    assert sweep_sample(frame, 400, sample=400) is frame  # small enough: everyone
+    sample = {r.user_key for r in sweep_sample(frame, 400, sample=100).collect()}
+    again = {r.user_key for r in sweep_sample(frame.repartition(5), 400, sample=100).collect()}
+    assert sample == again and 60 < len(sample) < 140
+    options = SegmentationOptions(k_min=2, k_max=2, max_iter=5)
+    model, scored = refit(frame, "features", 2, options)
+    assert sorted(scored["sizes"]) == [200, 200] and scored["silhouette"] > 0.8
