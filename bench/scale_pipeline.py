@@ -160,7 +160,7 @@ def run_counts(data_dir: Path) -> dict[str, int]:
     run = partition_name(summary["run_id"])
 
     def rows(pattern: Path) -> int | None:
-        if not list(pattern.parent.parent.glob(f"{pattern.parent.name}/{pattern.name}")):
+        if not list(lake.glob(str(pattern.relative_to(lake)))):
             return None  # an older run: no such table
         return duckdb.execute(f"select count(*) from read_parquet('{pattern}')").fetchone()[0]
 
