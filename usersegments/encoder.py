@@ -29,9 +29,11 @@ by SentenceEmbeddings averages words without [CLS]/[SEP] and does not match.)
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
+from collections.abc import Callable
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -158,9 +160,12 @@ def encoder_info(settings: Settings) -> dict[str, Any]:
     return read_manifest(encoder_dir(settings))
 
 
-def build_encoder(settings: Settings, precision: str, force: bool = False) -> dict[str, Any]:
+def build_encoder(
+    settings: Settings, precision: str, session: Callable[[], Any], force: bool = False
+) -> dict[str, Any]:
     """Export (fp32) or quantise (int8, from the fp32 build) and import the encoder,
-    unless this version is already built."""
+    unless this version is already built. ``session``: the Spark session to import
+    with (one per process: Spark NLP's import fails in a second one)."""
     root = encoder_dir(settings, precision)
     manifest = root / "encoder.json"
     if not force and manifest.exists():
@@ -168,19 +173,13 @@ def build_encoder(settings: Settings, precision: str, force: bool = False) -> di
         if info["model_version"] == model_version(precision):
             return info
 
-    from usersegments.spark import spark_session
-
     if root.exists():
         shutil.rmtree(root)
     if precision == "fp32":
         export_onnx(root / "onnx")
     else:
         quantise_onnx(encoder_dir(settings, "fp32") / "onnx", root / "onnx")
-    spark = spark_session("import-sentence-encoder", settings)
-    try:
-        import_into_sparknlp(root / "onnx", root / "sparknlp", spark)
-    finally:
-        spark.stop()
+    import_into_sparknlp(root / "onnx", root / "sparknlp", session())
     info = {
         "model_name": MODEL_NAME,
         "model_version": model_version(precision),
@@ -202,8 +201,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    # fp32 first: the INT8 build quantises its graph
-    built = [build_encoder(settings, p, force=args.force) for p in ENCODER_PRECISIONS]
+    started = []
+
+    @functools.cache
+    def session():
+        from usersegments.spark import spark_session
+
+        # each import ships its graph as "model.onnx": the second one must replace it
+        overwrite = {"spark.files.overwrite": "true"}
+        spark = spark_session("import-sentence-encoder", settings, extra_conf=overwrite)
+        started.append(spark)
+        return spark
+
+    try:
+        # fp32 first: the INT8 build quantises its graph
+        built = [build_encoder(settings, p, session, args.force) for p in ENCODER_PRECISIONS]
+    finally:
+        for spark in started:
+            spark.stop()
     print(json.dumps(built, indent=2))
     return 0
 

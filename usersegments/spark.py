@@ -81,13 +81,19 @@ def spark_env() -> dict[str, str]:
     return {"SPARK_HOME": str(Path(pyspark.__file__).parent), "PYSPARK_PYTHON": sys.executable}
 
 
-def spark_session(app_name: str, settings: Settings, master: str | None = None, jars: bool = True):
+def spark_session(
+    app_name: str,
+    settings: Settings,
+    master: str | None = None,
+    jars: bool = True,
+    extra_conf: dict[str, str] | None = None,
+):
     """A session in this process (classifier training, tests, benchmarks, `make encoder`);
     ``jars``: the staged jars on its classpath (Spark NLP needs them, MLlib does not)."""
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name).master(master or settings.spark.master)
-    conf = spark_conf(settings)
+    conf = {**spark_conf(settings), **(extra_conf or {})}
     if jars:
         conf["spark.jars"] = ",".join(staged_jars(settings))
     for key, value in conf.items():
