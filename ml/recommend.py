@@ -24,8 +24,6 @@ Only the evaluation's few rows (recommender x segment) reach the driver.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pandas as pd
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -53,8 +51,10 @@ def item_scores(train: DataFrame, groups: DataFrame, half_life_days: float) -> D
     """(group, item_id, score): the group's reviews weighted by rating/5 and by
     0.5 ** (age / half-life), age from the newest review in ``train``. ``groups``:
     (user_key, group)."""
-    as_of: datetime = train.agg(F.max("reviewed_at")).first()[0]
-    age_days = (F.lit(as_of).cast("double") - F.col("reviewed_at").cast("double")) / 86_400
+    # seconds since the epoch, whether the lake's type is TIMESTAMP_NTZ (DuckDB's) or not
+    seconds = F.col("reviewed_at").cast("timestamp").cast("double")
+    as_of = train.agg(F.max(seconds)).first()[0]
+    age_days = (F.lit(as_of) - seconds) / 86_400
     weight = (F.col("rating") / 5.0) * F.pow(F.lit(0.5), age_days / half_life_days)
     return (
         train.join(groups, "user_key")

@@ -6,6 +6,7 @@ import gzip
 import json
 
 import numpy as np
+import pytest
 
 from usersegments.config import Settings
 from usersegments.embedding import embedding_pipeline
@@ -34,7 +35,16 @@ def real_review_texts(source_dir, per_file: int) -> list[str]:
     return texts
 
 
-def test_spark_nlp_matches_sentence_transformers(real_source_dir):
+@pytest.fixture(scope="module")
+def spark():
+    """One session for the module: Spark NLP keeps the first session it is used in, so a
+    second session in the same process cannot load its models."""
+    session = spark_session("embedding-tests", Settings.from_env())
+    yield session
+    session.stop()
+
+
+def test_spark_nlp_matches_sentence_transformers(real_source_dir, spark):
     """fp32 to sentence-transformers at cosine 0.99; the INT8 build (an option) to the
     same reference at 0.97 (per-channel dynamic quantisation: 0.973 min, 0.993 mean)."""
     from pyspark.sql import functions as F
@@ -55,12 +65,8 @@ def test_spark_nlp_matches_sentence_transformers(real_source_dir):
         )
         return np.array([r.vector for r in sorted(rows, key=lambda r: r.id)])
 
-    spark = spark_session("parity-test", settings)
-    try:
-        frame = spark.createDataFrame(list(enumerate(texts)), ["id", "text"])
-        fp32, int8 = vectors("fp32"), vectors("int8")
-    finally:
-        spark.stop()
+    frame = spark.createDataFrame(list(enumerate(texts)), ["id", "text"])
+    fp32, int8 = vectors("fp32"), vectors("int8")
 
     reference = SentenceTransformer(str(weights_dir()), device="cpu").encode(
         texts, normalize_embeddings=True
@@ -82,7 +88,7 @@ def test_spark_nlp_matches_sentence_transformers(real_source_dir):
     )
 
 
-def test_each_text_is_encoded_once_per_model_version(tmp_path):
+def test_each_text_is_encoded_once_per_model_version(tmp_path, spark):
     """Reviews of the same text share one encoder call, across batches; a rerun of a
     batch gives the same vectors and no duplicates."""
     import duckdb
@@ -114,27 +120,15 @@ def test_each_text_is_encoded_once_per_model_version(tmp_path):
         return dict(rows)
 
     settings = Settings.from_env()
-    spark = spark_session("cache-test", settings)
-    try:
-        publish(first)
-        report = embed_reviews(spark, lake, encoder_dir(settings), "b1")
-        assert (report["embedded"], report["texts_encoded"], report["reused_from_cache"]) == (
-            3,
-            2,
-            1,
-        )
-        publish(first + later)
-        report = embed_reviews(spark, lake, encoder_dir(settings), "b2")
-        assert (report["embedded"], report["texts_encoded"], report["reused_from_cache"]) == (
-            2,
-            1,
-            1,
-        )
-        before = vectors()
-        report = embed_reviews(spark, lake, encoder_dir(settings), "b2")
-        assert (report["embedded"], report["texts_encoded"]) == (2, 1)
-        after = vectors()
-    finally:
-        spark.stop()
+    publish(first)
+    report = embed_reviews(spark, lake, encoder_dir(settings), "b1")
+    assert (report["embedded"], report["texts_encoded"], report["reused_from_cache"]) == (3, 2, 1)
+    publish(first + later)
+    report = embed_reviews(spark, lake, encoder_dir(settings), "b2")
+    assert (report["embedded"], report["texts_encoded"], report["reused_from_cache"]) == (2, 1, 1)
+    before = vectors()
+    report = embed_reviews(spark, lake, encoder_dir(settings), "b2")
+    assert (report["embedded"], report["texts_encoded"]) == (2, 1)
+    after = vectors()
     assert before == after and len(after) == 5
     assert after["r1"] == after["r2"] and after["r3"] == after["r4"] != after["r1"]

@@ -43,6 +43,17 @@ def test_k_is_chosen_by_silhouette_and_recorded(full_run):
     assert run["min_segment_size"] == 37  # 1% of 3,667 users
 
 
+def test_the_segments_are_the_same_as_before_under_the_tests_key(full_run):
+    """The real data under the tests' fixed key gives the segments docs/results.md
+    reports: changes to how features are computed (the co-review degree by sketch, the
+    text cache, GX on Spark) must not move a user unless they mean to."""
+    run = latest_run(full_run.settings)
+    with connect(full_run.settings) as con:
+        sizes = con.sql("select user_count from segments order by segment_id").fetchall()
+    assert run["k"] == 3 and run["silhouette"] == pytest.approx(0.3787, abs=1e-4)
+    assert [n for (n,) in sizes] == [1431, 1210, 1026]
+
+
 def test_every_user_has_one_segment_and_segments_are_named(full_run):
     with connect(full_run.settings) as con:
         segments = con.sql("select * from segments order by segment_id").df()

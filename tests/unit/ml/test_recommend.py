@@ -33,7 +33,8 @@ def reviews(spark):
             (u, i, float(r), datetime.fromisoformat(t), f"r{n}")
             for n, (u, i, r, t) in enumerate(rows)
         ]
-        schema = "user_key string, item_id string, rating double, reviewed_at timestamp, review_key string"
+        # timestamp_ntz: the type DuckDB writes to the lake
+        schema = "user_key string, item_id string, rating double, reviewed_at timestamp_ntz, review_key string"
         return spark.createDataFrame(rows, schema)
 
     return make
