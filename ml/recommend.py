@@ -18,7 +18,9 @@ random (seeded), both also excluding seen items. Results: an MLflow run (experim
 In Spark, every step a function of DataFrames, linear in reviews and users: a user's
 list is taken from the first (seen + N) items of the segment's ranking, an equi-join on
 (segment, rank), so no user is ever paired with the whole catalogue; O(reviews + users
-x N). Float sums are rounded to 9 decimals so rankings do not depend on partitioning.
+x N). Every float sum is exact, in fixed point (``exact_sum``): floating-point addition
+depends on its order, so a plain sum over partitions can differ in its last bit between
+two runs on the same data; scores are then rounded to 9 decimals so ties stay ties.
 Only the evaluation's few rows (recommender x segment) reach the driver.
 """
 
@@ -45,6 +47,19 @@ EVALUATION_COLUMNS = {
     "catalogue_coverage": "float64",
     "k": "int64",
 }
+# 18 decimals, 20 integer digits: far finer than any score or metric, far wider than any sum
+EXACT = "decimal(38,18)"
+
+
+def exact_sum(column: F.Column) -> F.Column:
+    """Sum of a double column, the same whatever the order of its rows (decimal
+    addition is associative), as a double."""
+    return F.sum(column.cast(EXACT)).cast("double")
+
+
+def exact_mean(column: F.Column) -> F.Column:
+    """Mean of a double column, independent of row order like ``exact_sum``."""
+    return F.avg(column.cast(EXACT)).cast("double")
 
 
 def item_scores(train: DataFrame, groups: DataFrame, half_life_days: float) -> DataFrame:
@@ -59,7 +74,7 @@ def item_scores(train: DataFrame, groups: DataFrame, half_life_days: float) -> D
     return (
         train.join(groups, "user_key")
         .groupBy("group", "item_id")
-        .agg(F.round(F.sum(weight), 9).alias("score"))
+        .agg(F.round(exact_sum(weight), 9).alias("score"))
     )
 
 
@@ -143,7 +158,7 @@ def per_user_hits(recommendations: DataFrame, test: DataFrame, k: int) -> DataFr
         .agg(
             F.count("*").alias("relevant"),
             F.count("rank").alias("hit_count"),
-            F.sum(gain).alias("dcg"),
+            exact_sum(gain).alias("dcg"),
         )
         .withColumn("ideal", ideal_dcg(F.col("relevant"), k))
     )
@@ -152,9 +167,9 @@ def per_user_hits(recommendations: DataFrame, test: DataFrame, k: int) -> DataFr
 def metric_columns() -> list[F.Column]:
     return [
         F.count("*").alias("users"),
-        F.avg((F.col("hit_count") > 0).cast("double")).alias("hit_rate"),
-        F.avg(F.col("hit_count") / F.col("relevant")).alias("recall"),
-        F.avg(F.col("dcg") / F.col("ideal")).alias("ndcg"),
+        exact_mean((F.col("hit_count") > 0).cast("double")).alias("hit_rate"),
+        exact_mean(F.col("hit_count") / F.col("relevant")).alias("recall"),
+        exact_mean(F.col("dcg") / F.col("ideal")).alias("ndcg"),
     ]
 
 

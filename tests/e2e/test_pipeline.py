@@ -21,7 +21,6 @@ from usersegments.warehouse import connect
 
 # SOURCES.md: 26,330 lines, 16,455 distinct reviews, 3,667 reviewers
 LINES, REVIEWS, USERS = 26_330, 16_455, 3_667
-REVIEWS_WITH_TEXT = REVIEWS  # every distinct review has a summary or a body
 
 
 def published_counts(settings) -> dict[str, int]:
@@ -105,9 +104,14 @@ def test_no_raw_reviewer_id_or_name_reaches_the_warehouse(full_run, real_source_
     assert leaks == []
 
 
-def test_rerun_is_idempotent(full_run):
+def test_rerun_is_idempotent(two_file_run):
+    # in place, like a scheduled rerun: the tests after this one see the same warehouse
+    # (the small two-file run: the full run's rerun cost four minutes of CI)
+    settings = two_file_run.run.settings
+    users = len(two_file_run.users)
+
     def snapshot():
-        with connect(full_run.settings) as con:
+        with connect(settings) as con:
             return {
                 table: con.sql(
                     f"select md5(string_agg(t::varchar, '|' order by t::varchar)) from {table} t"
@@ -116,7 +120,7 @@ def test_rerun_is_idempotent(full_run):
             }
 
     def segmentation():
-        with connect(full_run.settings) as con:
+        with connect(settings) as con:
             segments = con.sql(
                 "select segment_id, segment_name, user_count from segments order by all"
             ).fetchall()
@@ -131,7 +135,7 @@ def test_rerun_is_idempotent(full_run):
         return segments, members, run
 
     def recommendations():
-        with connect(full_run.settings) as con:
+        with connect(settings) as con:
             lists = con.sql(
                 "select md5(string_agg(concat_ws(':', user_key, recommendation_rank, item_id, score), '|' "
                 "order by user_key, recommendation_rank)) from user_recommendations"
@@ -142,33 +146,34 @@ def test_rerun_is_idempotent(full_run):
             ).fetchall()
         return lists, evaluation
 
-    first_counts, first = published_counts(full_run.settings), snapshot()
+    first_counts, first = published_counts(settings), snapshot()
     first_segments, first_members, first_run = segmentation()
     first_recommendations = recommendations()
-    again = run_pipeline(full_run.settings.data_dir, full_run.settings.source_dir)
+    again = run_pipeline(settings.data_dir, settings.source_dir, conf=TWO_FILES_CONF)
     assert again.result.returncode == 0, again.log[-5000:]
-    assert published_counts(full_run.settings) == first_counts
+    assert published_counts(settings) == first_counts
     assert snapshot() == first
     # unchanged data: the same segments, ids, names and members, and the run says so
     segments, members, run = segmentation()
     assert (segments, members) == (first_segments, first_members)
     run_id, ari, unchanged_ids, input_unchanged, shared = run
     assert run_id != first_run[0]
-    assert (ari, unchanged_ids, input_unchanged, shared) == (1.0, 1.0, True, USERS)
+    assert (ari, unchanged_ids, input_unchanged, shared) == (1.0, 1.0, True, users)
     # the same lists and the same offline evaluation (refit included), under the new run
     assert first_recommendations[1], "the first run was evaluated"
     assert recommendations() == first_recommendations
     # the second run embedded nothing: every review already had its vector
-    summaries = sorted(
-        full_run.settings.runs_dir.glob("*/summary.json"), key=lambda p: p.stat().st_mtime
-    )
+    summaries = sorted(settings.runs_dir.glob("*/summary.json"), key=lambda p: p.stat().st_mtime)
     second_summary = json.loads(summaries[-1].read_text())
     # the same data trains the same classifier: no gain, so the champion stays
     gate = second_summary["classifier"]["gate"]
     assert not gate["promoted"] and "< margin" in gate["reason"], gate["reason"]
     second = second_summary["embeddings"]
     assert second["embedded_this_run"] == 0
-    assert second["reviews_embedded_total"] == REVIEWS_WITH_TEXT
+    assert (
+        second["reviews_embedded_total"]
+        == two_file_run.summary["embeddings"]["reviews_embedded_total"]
+    )
 
 
 def test_a_new_source_file_embeds_only_its_reviews(two_file_run, tmp_path, real_source_dir):

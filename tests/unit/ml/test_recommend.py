@@ -7,10 +7,13 @@ import math
 from datetime import datetime
 
 import pytest
+from pyspark.sql import functions as F
 
 from ml.recommend import (
     RecommenderConfig,
     evaluate,
+    exact_mean,
+    exact_sum,
     item_scores,
     random_top_n,
     ranking_metrics,
@@ -95,6 +98,23 @@ def test_top_n_excludes_seen_items_and_follows_the_group(spark, frame):
     groups = memberships(spark, {"a": 1, "b": 2}, "group")
     seen = frame([("a", "x")], PAIRS)
     assert lists(top_n(scores, groups, seen, n=2)) == {"a": ["y", "z"], "b": ["z"]}
+
+
+def test_sums_do_not_depend_on_the_order_of_the_rows(frame):
+    # in doubles, 1e16 - 1e16 + 1 is 1 but -1e16 + 1 + 1e16 is 0
+    values = frame([(0, 1e16), (1, -1e16), (2, 1.0)], "position int, value double")
+
+    def totals(order):
+        ordered = values.orderBy(order).coalesce(1)
+        return ordered.agg(
+            F.sum("value"), exact_sum(F.col("value")), exact_mean(F.col("value"))
+        ).first()
+
+    plain_first, exact_first, mean_first = totals("position")
+    plain_second, exact_second, mean_second = totals("value")
+    assert plain_first != plain_second  # the accident the exact sums remove
+    assert exact_first == exact_second == 1.0
+    assert mean_first == mean_second == pytest.approx(1 / 3)
 
 
 def test_random_baseline_is_seeded_unseen_and_independent_of_partitioning(spark, frame):
