@@ -26,12 +26,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lake-dir", required=True, help="clean/, embeddings/, segments/ in")
     parser.add_argument("--encoder-dir", required=True, help="whose review embeddings to use")
     parser.add_argument("--run-id", required=True, help="the published segmentation run")
-    parser.add_argument("--partitions", type=int, default=0, help="0: default parallelism")
+    parser.add_argument(
+        "--partitions", type=int, default=0, help="of the user features; 0: by their number"
+    )
     parser.add_argument("--report", help="also write the JSON report to this file")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> dict:
+    from usersegments.segmentation.options import SegmentationOptions
     from usersegments.segmentation.run import refit_for_evaluation
     from usersegments.spark import run_job
 
@@ -41,7 +44,9 @@ def main(argv: list[str] | None = None) -> dict:
     return run_job(
         "segment_evaluation_users",
         lake.spark_checkpoints,
-        lambda spark: refit_for_evaluation(spark, lake, args.run_id, version, args.partitions),
+        lambda spark: refit_for_evaluation(
+            spark, lake, args.run_id, version, SegmentationOptions(partitions=args.partitions)
+        ),
         args.report,
     )
 

@@ -37,7 +37,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Segmentation
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
     parser.add_argument("--max-iter", type=int, default=DEFAULTS.max_iter)
     parser.add_argument("--pagerank-iterations", type=int, default=DEFAULTS.pagerank_iterations)
-    parser.add_argument("--partitions", type=int, default=0, help="0: default parallelism")
+    parser.add_argument(
+        "--partitions", type=int, default=0, help="of the user features; 0: by their number"
+    )
     parser.add_argument("--mixture-components", type=int, default=DEFAULTS.mixture_components)
     parser.add_argument("--top-terms", type=int, default=DEFAULTS.top_terms)
     parser.add_argument("--examples", type=int, default=DEFAULTS.examples)

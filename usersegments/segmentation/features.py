@@ -151,6 +151,19 @@ def fit_fusion(table: DataFrame, weights: dict[str, float]) -> Fusion:
     )
 
 
+# A user's row holds ~800 numbers (fused features and text vector, ~5 KB): 25,000 users
+# make a partition of ~125 MB, which a task caches and sorts within its share of a 4 GB
+# driver. Fewer partitions at 366,700 users (x100) ran the driver out of heap.
+USERS_PER_PARTITION = 25_000
+
+
+def feature_partitions(users: int, parallelism: int) -> int:
+    """Partitions of the fused features: one per core, more when there are more users
+    than ``USERS_PER_PARTITION`` per core. (MLlib's K-means|| draws its initial centres
+    per partition, so the count is a function of the data size only, never of chance.)"""
+    return max(parallelism, math.ceil(users / USERS_PER_PARTITION))
+
+
 def fused_features(fusion: Fusion, table: DataFrame, partitions: int) -> DataFrame:
     """Every user's fused ``features`` with the raw columns the later stages report on,
     in a fixed partitioning and order: the same input gives the same clusters."""

@@ -27,7 +27,7 @@ class SegmentationOptions:
     mixture_components: int = 16
     top_terms: int = 10
     examples: int = 3  # representative reviews per segment
-    partitions: int = 0  # 0: Spark's default parallelism
+    partitions: int = 0  # of the user features; 0: features.feature_partitions
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:

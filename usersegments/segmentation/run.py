@@ -31,6 +31,7 @@ from usersegments.lake import EVALUATION_SEGMENTATION, Lake, partition_name
 from usersegments.segmentation import clustering, examples, profiles, tables, terms
 from usersegments.segmentation.features import (
     Fusion,
+    feature_partitions,
     fit_fusion,
     fused_features,
     mean_text_vector,
@@ -51,9 +52,8 @@ from usersegments.vectors import published_review_vectors
 class Prepared:
     """The fused feature space of one set of inputs."""
 
-    table: DataFrame  # per user: raw columns, text vector, f_ inputs (cached)
     fusion: Fusion
-    features: DataFrame  # per user: fused features and the reported columns (cached)
+    features: DataFrame  # per user: fused features, text vector, reported columns (cached)
     users: int
     users_without_text: int
 
@@ -76,17 +76,20 @@ class Clustering:
         return self.chosen.silhouette
 
 
-def prepare(inputs: tables.Inputs, options: SegmentationOptions, partitions: int) -> Prepared:
-    """Graph features, the per-user table, the fitted fusion and the fused features."""
+def prepare(inputs: tables.Inputs, options: SegmentationOptions, parallelism: int) -> Prepared:
+    """Graph features, the per-user table, the fitted fusion and the fused features
+    (cached; the per-user table is released once they are)."""
     graph = co_review_graph(inputs.reviews, inputs.users, options.pagerank_iterations)
     table = user_table(inputs.users, graph, inputs.text, mean_text_vector(inputs.text)).cache()
     fusion = fit_fusion(table, options.weights)
+    partitions = options.partitions or feature_partitions(inputs.users.count(), parallelism)
     features = fused_features(fusion, table, partitions).cache()
+    users = features.count()
+    table.unpersist()
     return Prepared(
-        table=table,
         fusion=fusion,
         features=features,
-        users=features.count(),
+        users=users,
         users_without_text=inputs.users.join(inputs.text, "user_key", "left_anti").count(),
     )
 
@@ -116,6 +119,9 @@ def cluster(prepared: Prepared, options: SegmentationOptions) -> Clustering:
         )
     predictions = model.transform(frame).select(*prepared.features.columns, "prediction").cache()
     clusters, centers, sizes = clustering.cluster_centroids(predictions)
+    for fitted in (frame, sweep):
+        if fitted is not prepared.features:
+            fitted.unpersist()
     return Clustering(scores, chosen, sweep_users, min_size, predictions, clusters, centers, sizes)
 
 
@@ -129,14 +135,17 @@ def assign(
     spark: SparkSession, prepared: Prepared, fit: Clustering, segment_ids: list[int]
 ) -> DataFrame:
     """Per user: segment id, distance to its centroid, the 2-D projection, and the
-    reported columns (cached)."""
+    reported columns and text vector (cached; the predictions are released)."""
     centroid_rows = centroid_table(spark, fit, segment_ids)
     mean, axes = clustering.principal_axes(prepared.features, 2)
     projected = clustering.project(fit.predictions, mean, axes, "projection_")
     joined = projected.join(
         F.broadcast(segment_id_map(spark, fit.clusters, segment_ids)), "prediction"
     ).join(F.broadcast(centroid_rows), "segment_id")
-    return clustering.distance_to_centroid(joined).drop("centroid").cache()
+    assigned = clustering.distance_to_centroid(joined).drop("centroid", "features").cache()
+    assigned.count()
+    fit.predictions.unpersist()  # what the description needs is in ``assigned`` now
+    return assigned
 
 
 def centroid_table(spark: SparkSession, fit: Clustering, segment_ids: list[int]) -> DataFrame:
@@ -309,7 +318,7 @@ def publish_segmentation(
     """Segment every published user and write the run (see the module doc)."""
     clock = Stopwatch()
     inputs = tables.published_inputs(spark, lake, embedding_version)
-    prepared = prepare(inputs, options, options.partitions or spark.sparkContext.defaultParallelism)
+    prepared = prepare(inputs, options, spark.sparkContext.defaultParallelism)
     clock.lap("features")
     fit = cluster(prepared, options)
     clock.lap("clustering")
@@ -328,7 +337,7 @@ def publish_segmentation(
     clock.lap("assignment")
     described = describe(spark, lake, inputs, assigned, embedding_version, options)
     clock.lap("description")
-    fingerprint = tables.input_fingerprint(spark, lake, inputs, prepared.table)
+    fingerprint = tables.input_fingerprint(spark, lake, inputs, prepared.features)
     run = run_record(options, prepared, fit, embedding_version, fingerprint, previous, moved)
     segments = segments_table(fit, segment_ids, distances, described)
     selection = selection_table(fit, options)
@@ -370,7 +379,6 @@ def refit_for_evaluation(
     lake: Lake,
     run_id: str,
     embedding_version: str,
-    partitions: int = 0,
     iterations: SegmentationOptions | None = None,
 ) -> dict:
     """The evaluation's replica of published run ``run_id`` (see the module doc);
@@ -386,7 +394,7 @@ def refit_for_evaluation(
         weights=json.loads(published["feature_weights"]),
     )
     inputs = tables.evaluation_inputs(spark, lake, embedding_version)
-    prepared = prepare(inputs, options, partitions or spark.sparkContext.defaultParallelism)
+    prepared = prepare(inputs, options, spark.sparkContext.defaultParallelism)
     clock.lap("features")
     fit = cluster(prepared, options)
     clock.lap("clustering")

@@ -10,6 +10,8 @@ from pyspark.ml.functions import vector_to_array
 
 from usersegments.segmentation.features import (
     GRAPH_COLUMNS,
+    USERS_PER_PARTITION,
+    feature_partitions,
     fit_fusion,
     fused_features,
     mean_text_vector,
@@ -111,3 +113,10 @@ def test_a_zero_weight_leaves_its_group_out(spark):
     fusion, _, matrix = fused(spark, {"behaviour": 1.0, "text": 0.0, "graph": 1.0})
     assert matrix.shape[1] == 14
     assert not [n for n in fusion.feature_names if n.startswith("text_")]
+
+
+def test_feature_partitions_grow_with_the_users_only_above_one_partition_per_core():
+    # the real data and x10 keep one partition per core (their clusters are unchanged)
+    assert feature_partitions(3_667, 2) == feature_partitions(36_670, 2) == 2
+    assert feature_partitions(366_700, 2) == math.ceil(366_700 / USERS_PER_PARTITION) == 15
+    assert feature_partitions(10, 8) == 8
