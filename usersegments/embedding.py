@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 
 from usersegments.encoder import read_manifest
 from usersegments.lake import Lake, partition_name
-from usersegments.vectors import published_review_vectors, user_text_vectors
+from usersegments.vectors import user_vectors_from_texts
 
 BATCH_SIZE = 16  # texts per ONNX call: 64 and 256 were slower on 2 cores
 
@@ -42,9 +42,9 @@ def review_text() -> F.Column:
     return F.concat_ws(". ", F.col("summary"), F.col("review_text"))
 
 
-def text_hash(text: str = "text") -> F.Column:
+def text_hash(text: F.Column | str = "text") -> F.Column:
     """The cache key of a text (the model version is the other): SHA-256, hex."""
-    return F.sha2(F.col(text), 256)
+    return F.sha2(F.col(text) if isinstance(text, str) else text, 256).alias("text_hash")
 
 
 def embedding_pipeline(encoder_dir: Path, batch_size: int = BATCH_SIZE) -> Pipeline:
@@ -103,6 +103,29 @@ def text_vectors(spark: SparkSession, lake: Lake, version: str) -> DataFrame:
         .select("text_hash", "vector")
         .dropDuplicates(["text_hash"])
     )
+
+
+def embedded_review_texts(spark: SparkSession, lake: Lake, version: str) -> DataFrame:
+    """(review_key, user_key, text_hash) of every published review this model version
+    has a vector of (earlier batches included)."""
+    embedded = spark.read.parquet(str(lake.review_vectors(version))).select("review_key")
+    return (
+        spark.read.parquet(str(lake.clean("reviews")))
+        .join(embedded, "review_key", "left_semi")
+        .select("review_key", "user_key", text_hash(review_text()))
+    )
+
+
+def user_vectors(
+    spark: SparkSession, lake: Lake, version: str, only: DataFrame | None = None
+) -> DataFrame:
+    """(user_key, review_count, vector): each user's mean over the published reviews
+    this model version embedded, or over those of them in ``only`` (review_key)."""
+    reviews = embedded_review_texts(spark, lake, version)
+    if only is not None:
+        reviews = reviews.join(only.select("review_key"), "review_key", "left_semi")
+    texts = spark.read.parquet(str(lake.text_vectors(version))).count()
+    return user_vectors_from_texts(reviews, text_vectors(spark, lake, version), texts)
 
 
 def texts_to_encode(todo: DataFrame, cached: DataFrame) -> DataFrame:
@@ -180,8 +203,9 @@ def embed_reviews(
         )
         write_batch(review_vectors, lake.review_vectors(), version, batch)
     embed_seconds = time.perf_counter() - embed_started
-    # Users are recomputed whole: cheap, and right after reviews change or disappear.
-    users = user_text_vectors(published_review_vectors(spark, lake, version))
+    # Users are recomputed whole: O(reviews) without moving a vector (see vectors.py),
+    # and right after reviews change or disappear.
+    users = user_vectors(spark, lake, version)
     users.withColumn("model_version", F.lit(version)).write.mode("overwrite").option(
         "partitionOverwriteMode", "dynamic"
     ).partitionBy("model_version").parquet(str(lake.user_vectors()))

@@ -1,6 +1,14 @@
 """Review and user text vectors in the lake, in Spark: the embedding job publishes them,
 the segmentation reads them, and the recommender evaluation's refit recomputes user
-vectors from the training reviews only."""
+vectors from the training reviews only.
+
+A user's vector is the mean of their reviews' vectors. The embedding job computes it
+from each review's text hash and the text vectors (one per distinct text) rather than
+from the review vectors: only the small (user, text hash) rows are shuffled, by user,
+and the text vectors are broadcast to them while they are few, so the per-user mean
+needs no shuffle of vectors at all. O(reviews) either way; at x100 of the real data
+(1.5 M reviews, 16,141 distinct texts) the review-vector form shuffled 2.3 GB of arrays
+three times."""
 
 from __future__ import annotations
 
@@ -23,6 +31,22 @@ def published_review_vectors(spark: SparkSession, lake: Lake, model_version: str
         .dropDuplicates(["review_key"])
         .select("review_key", "user_key", "vector")
     )
+
+
+# Up to this many distinct texts (~75 MB of 384 floats) are broadcast; beyond, the text
+# vectors are joined by hash like any large table.
+BROADCAST_TEXTS = 50_000
+
+
+def user_vectors_from_texts(
+    review_texts: DataFrame, text_vectors: DataFrame, texts: int
+) -> DataFrame:
+    """``user_text_vectors`` of the reviews in ``review_texts`` (user_key, text_hash),
+    each review's vector its text's (``text_vectors``: text_hash, vector; ``texts``:
+    how many rows it has)."""
+    vectors = F.broadcast(text_vectors) if texts <= BROADCAST_TEXTS else text_vectors
+    by_user = review_texts.select("user_key", "text_hash").repartition("user_key")
+    return user_text_vectors(by_user.join(vectors, "text_hash").select("user_key", "vector"))
 
 
 def user_text_vectors(review_vectors: DataFrame) -> DataFrame:

@@ -15,8 +15,8 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from usersegments.embedding import user_vectors
 from usersegments.lake import SEGMENTATION, Lake, partition_name
-from usersegments.vectors import user_text_vectors
 
 # The driver-side tables a run writes (Spark cannot infer types from all-null columns).
 SCHEMAS = {
@@ -69,13 +69,10 @@ def evaluation_inputs(spark: SparkSession, lake: Lake, embedding_version: str) -
         .where(F.col("evaluation_split") == "train")
         .drop("evaluation_split")
     )
-    review_vectors = (
-        spark.read.parquet(str(lake.review_vectors(embedding_version)))
-        .select("review_key", "vector")
-        .join(reviews.select("review_key", "user_key"), "review_key")
-    )
     # computed, not read: cached, since the features use it three times
-    text = user_text_vectors(review_vectors).select("user_key", F.col("vector").alias("text_array"))
+    text = user_vectors(spark, lake, embedding_version, only=reviews).select(
+        "user_key", F.col("vector").alias("text_array")
+    )
     return Inputs(
         users=spark.read.parquet(str(lake.clean("evaluation_users"))),
         reviews=reviews,

@@ -4,6 +4,7 @@ runs, the evaluation refit matched to the published ids."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import pandas as pd
@@ -75,13 +76,24 @@ def lake(tmp_path) -> Lake:
     )
     split.to_parquet(lake.clean("evaluation_reviews"))
     users.to_parquet(lake.clean("evaluation_users"))
+    # one vector per distinct text, as the encoder's text cache holds them
     angle = {"books": 0.0, "music": 1.5}
+    texts = reviews.summary + ". " + reviews.review_text
     vectors = reviews.assign(
-        vector=[unit_vector(angle[c] + 0.01 * i) for i, c in enumerate(reviews.category)]
+        text_hash=[hashlib.sha256(t.encode()).hexdigest() for t in texts],
+        vector=[
+            unit_vector(angle[c] + 0.01 * GROUPS[c].index(w))
+            for c, w in zip(reviews.category, reviews.summary, strict=True)
+        ],
     )
     batch = lake.review_vectors(VERSION) / "batch=b1"
     batch.mkdir(parents=True)
     vectors[["review_key", "user_key", "vector"]].to_parquet(batch / "part-0.parquet")
+    text_batch = lake.text_vectors(VERSION) / "batch=b1"
+    text_batch.mkdir(parents=True)
+    vectors[["text_hash", "vector"]].drop_duplicates("text_hash").to_parquet(
+        text_batch / "part-0.parquet"
+    )
     per_user = vectors.groupby("user_key")["vector"].apply(
         lambda v: list(pd.DataFrame(list(v)).mean())
     )
