@@ -18,6 +18,10 @@ version (the product's text cache, usersegments/embedding.py), and the synthetic
 files reuse the real texts, so at x N it encodes the real data's texts and joins the
 others to their vectors: `texts/s` is the encoder's rate, `reviews/s` the stage's.
 
+Spark settings: the defaults (4 GB of driver heap, local[2]) except 32 shuffle
+partitions instead of 8 (``BENCH_SPARK``), at every scale, so the ratios compare like
+with like; a variable set in the environment wins. An engineer at x100 sets the same.
+
 Usage: python bench/scale_pipeline.py --scales 1,10   (make bench-scale SCALE=10)
        python bench/scale_pipeline.py --report-only <data folder of a pipeline run>
 """
@@ -40,6 +44,9 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DAG_ID = "user_segments_pipeline"
 PAGE = os.sysconf("SC_PAGE_SIZE")
+# 1.5 M reviews through 8 shuffle partitions is ~200 MB a sort; adaptive execution
+# coalesces the small shuffles of x1 back to a few partitions
+BENCH_SPARK = {"USERSEGMENTS_SPARK_SHUFFLE_PARTITIONS": "32"}
 
 # stage -> (rows in, rows out), each the name of a count of `run_counts`
 STAGE_ROWS = {
@@ -217,7 +224,7 @@ def run_scale(scale: int, data_root: Path, real_source: Path) -> dict:
     data_dir = data_root / "bench-scale" / f"x{scale}"
     shutil.rmtree(data_dir, ignore_errors=True)
     settings = Settings(data_dir=data_dir, source_dir=source)
-    env = {**os.environ, **settings.env(), **airflow_env(settings)}
+    env = {**BENCH_SPARK, **os.environ, **settings.env(), **airflow_env(settings)}
     env.pop("USERSEGMENTS_PSEUDONYM_KEY", None)  # the folder's own key, as `make key` makes
 
     def cli(*args: str) -> subprocess.Popen:
@@ -237,6 +244,7 @@ def run_scale(scale: int, data_root: Path, real_source: Path) -> dict:
     result = measure(data_dir, sampler)
     wall = time.time() - started
     result.update(scale=scale, wall_seconds=round(wall, 1))
+    result["spark"] = {k: v for k, v in sorted(env.items()) if k.startswith("USERSEGMENTS_SPARK_")}
     result["peak_mb"] = round(max(rss for _, rss in sampler.samples) / 2**20)
     return result
 
@@ -273,6 +281,8 @@ def print_scale(result: dict, baselines: dict[int, dict]) -> None:
         )
     if "wall_seconds" in result:
         print(f"wall {result['wall_seconds']:.0f} s, peak memory {result['peak_mb']} MB")
+    if result.get("spark"):
+        print("spark: " + ", ".join(f"{k}={v}" for k, v in result["spark"].items()))
 
 
 def main(argv: list[str] | None = None) -> int:
