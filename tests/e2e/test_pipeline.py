@@ -108,7 +108,7 @@ def test_rerun_is_idempotent(two_file_run):
     # in place, like a scheduled rerun: the tests after this one see the same warehouse
     # (the small two-file run: the full run's rerun cost four minutes of CI)
     settings = two_file_run.run.settings
-    users = len(two_file_run.users)
+    users = len(two_file_run.user_keys)
 
     def snapshot():
         with connect(settings) as con:
