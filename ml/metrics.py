@@ -1,4 +1,7 @@
-"""Classification scores, the same for every candidate, the baseline and the gate."""
+"""Classification scores, the same for every candidate, the baseline and the gate.
+
+Every score is a function of the confusion matrix, so a held-out set of any size is
+scored by adding up the matrices of its batches (``ml.data.Split.batches``)."""
 
 from __future__ import annotations
 
@@ -7,34 +10,43 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def classification_metrics(
+def confusion_counts(
     y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]
-) -> dict[str, float]:
-    """Accuracy, macro and weighted precision/recall/F1, and per-class precision,
-    recall and F1 (``f1_<class>``); a class never predicted scores 0, not NaN."""
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+) -> np.ndarray:
+    """Counts[true class, predicted class]; the last column counts predictions of a
+    label outside ``classes`` (wrong for every true class)."""
+    index = {label: i for i, label in enumerate(classes)}
+    matrix = np.zeros((len(classes), len(classes) + 1), dtype=np.int64)
+    for truth, guess in zip(y_true, y_pred, strict=True):
+        matrix[index[truth], index.get(guess, len(classes))] += 1
+    return matrix
 
-    scores = {"accuracy": float(accuracy_score(y_true, y_pred))}
-    for average in ("macro", "weighted"):
-        p, r, f, _ = precision_recall_fscore_support(
-            y_true, y_pred, labels=list(classes), average=average, zero_division=0
-        )
-        scores.update(
-            {
-                f"{average}_precision": float(p),
-                f"{average}_recall": float(r),
-                f"{average}_f1": float(f),
-            }
-        )
-    p, r, f, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=list(classes), average=None, zero_division=0
-    )
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, 0 where the denominator is 0 (a class never predicted
+    scores 0, not NaN)."""
+    return np.divide(numerator, denominator, out=np.zeros(len(numerator)), where=denominator > 0)
+
+
+def metrics_from_confusion(matrix: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
+    """Accuracy, macro and weighted precision/recall/F1, and per-class precision,
+    recall, F1 and support (``f1_<class>``), as scikit-learn defines them."""
+    hits = np.diag(matrix[:, : len(classes)]).astype(float)
+    support = matrix.sum(axis=1).astype(float)
+    precision = _ratio(hits, matrix[:, : len(classes)].sum(axis=0).astype(float))
+    recall = _ratio(hits, support)
+    f1 = _ratio(2 * precision * recall, precision + recall)
+    users = max(support.sum(), 1.0)
+    scores = {"accuracy": float(hits.sum() / users)}
+    for name, values in (("precision", precision), ("recall", recall), ("f1", f1)):
+        scores[f"macro_{name}"] = float(values.mean())
+        scores[f"weighted_{name}"] = float(values @ support / users)
     for i, label in enumerate(classes):
         scores.update(
             {
-                f"precision_{label}": float(p[i]),
-                f"recall_{label}": float(r[i]),
-                f"f1_{label}": float(f[i]),
+                f"precision_{label}": float(precision[i]),
+                f"recall_{label}": float(recall[i]),
+                f"f1_{label}": float(f1[i]),
                 f"support_{label}": float(support[i]),
             }
         )
@@ -45,17 +57,14 @@ def per_class_f1(scores: dict[str, float], classes: Sequence[str]) -> dict[str, 
     return {label: scores[f"f1_{label}"] for label in classes}
 
 
-def confusion_figure(
-    y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str], title: str
-):
+def confusion_figure(matrix: np.ndarray, classes: Sequence[str], title: str):
     """The confusion matrix (rows: true label) as a matplotlib figure, counts annotated."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from sklearn.metrics import confusion_matrix
 
-    matrix = confusion_matrix(y_true, y_pred, labels=list(classes))
+    matrix = matrix[:, : len(classes)]
     figure, axes = plt.subplots(figsize=(7, 6))
     axes.imshow(matrix, cmap="Blues")
     axes.set_xticks(range(len(classes)), classes, rotation=45, ha="right")

@@ -28,8 +28,8 @@ import pandas as pd
 
 from ml import tracking
 from ml.config import GatePolicy
-from ml.data import LABEL, Split, load_split
-from ml.metrics import classification_metrics, per_class_f1
+from ml.data import Split, load_split
+from ml.metrics import metrics_from_confusion, per_class_f1
 from usersegments.config import Settings
 
 # Decisions that moved champion forward (a rollback walks back along these).
@@ -122,9 +122,7 @@ def evaluate(name: str, version: int, split: Split) -> dict[str, float]:
     import mlflow
 
     model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
-    predicted = [str(p) for p in model.predict(split.x(split.test))]
-    classes = sorted(split.train[LABEL].unique())
-    return classification_metrics(split.test[LABEL], predicted, classes)
+    return metrics_from_confusion(split.heldout_confusion(model.predict), split.classes)
 
 
 def gate(
@@ -143,7 +141,7 @@ def gate(
     if split is None:
         run_id = client.get_model_version(name, str(challenger)).tags.get("segmentation_run_id")
         split = load_split(settings, run_id)
-    classes = sorted(split.train[LABEL].unique())
+    classes = split.classes
     actor = actor or getpass.getuser()
 
     challenger_scores = evaluate(name, challenger, split)
@@ -164,7 +162,7 @@ def gate(
         "challenger_min_class_f1": class_f1[weakest],
         "margin": policy.margin,
         "class_f1_floor": policy.class_f1_floor,
-        "heldout_users": float(len(split.test)),
+        "heldout_users": float(split.size("heldout")),
     }
     if champion == challenger:
         promote, reason = False, f"v{challenger} is already the champion"

@@ -27,8 +27,8 @@ from typing import Any
 import pandas as pd
 
 from ml import tracking
-from ml.data import LABEL, SEED, TEST_SHARE, Split, load_split
-from ml.metrics import classification_metrics, confusion_figure
+from ml.data import LABEL, SEED, TEST_SHARE, Split, write_split
+from ml.metrics import confusion_figure, metrics_from_confusion
 from usersegments.config import PROJECT_DIR, Settings
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,6 @@ class Candidate:
 
 
 def sklearn_candidates() -> list[Candidate]:
-    from sklearn.dummy import DummyClassifier
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -55,9 +54,6 @@ def sklearn_candidates() -> list[Candidate]:
     # variance): the linear models standardise each column again. Classes are weighted
     # by inverse frequency: the rarest interest has ~1% of the users.
     return [
-        Candidate(
-            "majority_baseline", "sklearn", lambda: DummyClassifier(strategy="most_frequent")
-        ),
         Candidate(
             "logistic_regression",
             "sklearn",
@@ -89,6 +85,20 @@ def sklearn_candidates() -> list[Candidate]:
 
 
 BASELINE = "majority_baseline"
+
+
+def majority_baseline(split: Split):
+    """Predicts the commonest training interest for everyone. The class comes from the
+    split's counts (Spark), so the baseline needs no training frame at any size."""
+    from sklearn.dummy import DummyClassifier
+
+    example = split.example()
+    majority = split.majority_class
+    return DummyClassifier(strategy="constant", constant=majority).fit(
+        example, [majority] * len(example)
+    )
+
+
 # scikit-learn fits in one process on a matrix in memory (a forest of 300 trees took
 # most of the step at 3,667 users): above this many training users only the baseline
 # and the MLlib path, which scales out, are fitted; the skip is logged.
@@ -99,11 +109,9 @@ def runnable(candidates: list[Candidate], train_users: int) -> tuple[list[Candid
     """The candidates to fit at this size, and why the others are skipped (or None)."""
     if train_users <= SINGLE_MACHINE_MAX_USERS:
         return candidates, None
-    kept = [c for c in candidates if c.name == BASELINE]
-    skipped = [c.name for c in candidates if c.name != BASELINE]
-    return kept, (
-        f"{', '.join(skipped)} skipped: {train_users:,} training users, above "
-        f"{SINGLE_MACHINE_MAX_USERS:,} for single-machine scikit-learn"
+    return [], (
+        f"{', '.join(c.name for c in candidates)} skipped: {train_users:,} training users, "
+        f"above {SINGLE_MACHINE_MAX_USERS:,} for single-machine scikit-learn"
     )
 
 
@@ -143,21 +151,16 @@ def simple_params(estimator) -> dict[str, Any]:
     }
 
 
-def fit_spark_logistic_regression(split: Split, classes: list[str], settings: Settings):
-    """MLlib multinomial logistic regression in a local Spark session: a PipelineModel
-    from the named feature columns to the label string (pyfunc's "prediction")."""
+def fit_spark_logistic_regression(spark, split: Split):
+    """MLlib multinomial logistic regression on the training users as the lake holds
+    them: a PipelineModel from the named feature columns to the label string (pyfunc's
+    "prediction")."""
     from pyspark.ml import Pipeline, PipelineModel
     from pyspark.ml.classification import LogisticRegression
     from pyspark.ml.feature import IndexToString, StringIndexer, VectorAssembler
 
-    from usersegments.spark import spark_session
-
-    # MLlib only: no jars on the classpath (they are for Spark NLP)
-    spark = spark_session("train_interest_classifier", settings, jars=False)
-    # pandas <-> Spark through Arrow: row by row, ~400 columns took most of the fit
-    spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
     columns = split.feature_columns
-    train = spark.createDataFrame(split.train[[*columns, LABEL]])
+    train = spark.read.parquet(str(split.part("train"))).select(*columns, LABEL)
     params = {
         "family": "multinomial",
         "regParam": 0.05,
@@ -174,7 +177,7 @@ def fit_spark_logistic_regression(split: Split, classes: list[str], settings: Se
     )
     # pyfunc serves the column named "prediction": make it the label string
     name_label = IndexToString(
-        inputCol="label_index_predicted", outputCol="prediction", labels=classes
+        inputCol="label_index_predicted", outputCol="prediction", labels=split.classes
     )
     index_label = StringIndexer(
         inputCol=LABEL, outputCol="label_index", stringOrderType="alphabetAsc"
@@ -187,7 +190,7 @@ def fit_spark_logistic_regression(split: Split, classes: list[str], settings: Se
         scored = serving.transform(spark.createDataFrame(frame[columns]))
         return [row["prediction"] for row in scored.select("prediction").collect()]
 
-    return serving, params, predict, spark
+    return serving, params, predict
 
 
 def log_candidate(
@@ -198,7 +201,6 @@ def log_candidate(
     predict: Callable[[pd.DataFrame], Any],
     fit_seconds: float,
     split: Split,
-    classes: list[str],
     datasets: tuple,
     tags: dict[str, str],
     skops_trusted_types: tuple[str, ...] = (),
@@ -212,12 +214,12 @@ def log_candidate(
         train_set, test_set = datasets
         mlflow.log_input(train_set, context="training")
         mlflow.log_input(test_set, context="evaluation")
-        predicted = list(predict(split.x(split.test)))
-        scores = classification_metrics(split.test[LABEL], predicted, classes)
+        matrix = split.heldout_confusion(predict)
+        scores = metrics_from_confusion(matrix, split.classes)
         mlflow.log_metrics({**scores, "fit_seconds": fit_seconds})
-        figure = confusion_figure(split.test[LABEL], predicted, classes, f"{name}: held-out users")
+        figure = confusion_figure(matrix, split.classes, f"{name}: held-out users")
         mlflow.log_figure(figure, "confusion_matrix.png")
-        example = split.x(split.train).head(3)
+        example = split.example()
         signature = infer_signature(example, pd.Series(list(predict(example)), name="prediction"))
         if flavor == "spark":
             info = mlflow.spark.log_model(
@@ -251,26 +253,39 @@ def train(
     pipeline_run_id: str | None = None,
     include_spark: bool = True,
 ) -> dict[str, Any]:
-    """Fit and log every candidate; register the best (macro F1 on the held-out users)
-    and point the ``challenger`` alias at it. Returns the candidates' scores and the
-    registered version."""
+    """Split the run's users, fit and log every candidate; register the best (macro F1
+    on the held-out users) and point the ``challenger`` alias at it. Returns the
+    candidates' scores and the registered version."""
+    from usersegments.spark import spark_session
+
+    # MLlib only: no jars on the classpath (they are for Spark NLP)
+    spark = spark_session("train_interest_classifier", settings, jars=False)
+    # pandas -> Spark through Arrow when the MLlib model scores a held-out batch
+    spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+    try:
+        split = write_split(spark, settings, segmentation_run_id)
+        return fit_and_register(spark, settings, split, pipeline_run_id, include_spark)
+    finally:
+        spark.stop()
+
+
+def fit_and_register(
+    spark, settings: Settings, split: Split, pipeline_run_id: str | None, include_spark: bool
+) -> dict[str, Any]:
     import matplotlib.pyplot as plt
     import mlflow
 
     from ml.registry import set_alias
 
     client = tracking.configure(settings)
-    split = load_split(settings, segmentation_run_id)
-    classes = sorted(split.train[LABEL].unique())
-    source = settings.lake.segmentation("features").as_uri()
     datasets = tuple(
-        mlflow.data.from_pandas(
-            part[[*split.feature_columns, LABEL]],
-            source=source,
+        mlflow.data.from_spark(
+            spark.read.parquet(str(split.part(role))),
+            path=split.part(role).as_uri(),
             targets=LABEL,
             name=f"users_{role}_{split.segmentation_run_id}",
         )
-        for role, part in (("train", split.train), ("heldout", split.test))
+        for role in ("train", "heldout")
     )
     version = code_version()
     tags = {
@@ -289,64 +304,74 @@ def train(
                 "segmentation_run_id": split.segmentation_run_id,
                 "label": "users.primary_category",
                 "features": len(split.feature_columns),
-                "train_users": len(split.train),
-                "heldout_users": len(split.test),
+                "train_users": split.size("train"),
+                "heldout_users": split.size("heldout"),
                 "test_share": TEST_SHARE,
                 "seed": SEED,
-                "classes": ",".join(classes),
+                "classes": ",".join(split.classes),
                 "excluded_classes": json.dumps(split.excluded_classes)
                 if split.excluded_classes
                 else "none",
+                "split": split.folder,
             }
         )
-        mlflow.log_table(split.test[["user_key", LABEL]], "heldout_users.json")
-        candidates, skipped = runnable(sklearn_candidates(), len(split.train))
+        baseline_model = majority_baseline(split)
+        results.append(
+            log_candidate(
+                BASELINE,
+                "sklearn",
+                baseline_model,
+                simple_params(baseline_model),
+                baseline_model.predict,
+                0.0,
+                split,
+                datasets,
+                tags,
+            )
+        )
+        candidates, skipped = runnable(sklearn_candidates(), split.size("train"))
         if skipped:
             log.warning(skipped)
             mlflow.set_tag("skipped_candidates", skipped)
+        train = split.frame("train") if candidates else None
         for candidate in candidates:
             model = candidate.build()
             started = time.perf_counter()
-            model.fit(split.x(split.train), split.train[LABEL])
+            model.fit(split.x(train), train[LABEL])
             seconds = time.perf_counter() - started
-            params = simple_params(model)
             results.append(
                 log_candidate(
                     candidate.name,
                     "sklearn",
                     model,
-                    params,
+                    simple_params(model),
                     model.predict,
                     seconds,
                     split,
-                    classes,
                     datasets,
                     tags,
                     candidate.skops_trusted_types,
                 )
             )
             plt.close("all")
+        del train
         if include_spark:
             started = time.perf_counter()
-            model, params, predict, spark = fit_spark_logistic_regression(split, classes, settings)
+            model, params, predict = fit_spark_logistic_regression(spark, split)
             seconds = time.perf_counter() - started
-            try:
-                results.append(
-                    log_candidate(
-                        "spark_logistic_regression",
-                        "spark",
-                        model,
-                        params,
-                        predict,
-                        seconds,
-                        split,
-                        classes,
-                        datasets,
-                        tags,
-                    )
+            results.append(
+                log_candidate(
+                    "spark_logistic_regression",
+                    "spark",
+                    model,
+                    params,
+                    predict,
+                    seconds,
+                    split,
+                    datasets,
+                    tags,
                 )
-            finally:
-                spark.stop()
+            )
             plt.close("all")
 
         contenders = [r for r in results if r["name"] != BASELINE]
@@ -388,8 +413,8 @@ def train(
         "best_candidate": best["name"],
         "baseline_macro_f1": baseline["macro_f1"],
         "candidates": [{k: r[k] for k in summary_columns} for r in results],
-        "train_users": len(split.train),
-        "heldout_users": len(split.test),
+        "train_users": split.size("train"),
+        "heldout_users": split.size("heldout"),
     }
 
 

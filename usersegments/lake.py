@@ -9,6 +9,7 @@
     segments/feature_pipeline/run_id=<run>/                       the fitted fusion
     segments_eval/<table>/run_id=<run>/                           the evaluation refit
     recommendations/<table>/run_id=<run>/                         lists and evaluation
+    classifier/split/run_id=<run>/role=train|heldout/             the classifier's users
     scores/user_interest_scores/scoring_run_id=<run>/             the scoring DAG
 
 Partition folders hold run ids made safe for paths by ``partition_name``: Airflow's run
@@ -80,6 +81,10 @@ class Lake:
     @property
     def spark_checkpoints(self) -> Path:
         return self.root / "_spark_checkpoints"
+
+    # -- the interest classifier's users of a segmentation run
+    def classifier_split(self, run_id: str) -> Path:
+        return self.root / "classifier" / "split" / f"run_id={partition_name(run_id)}"
 
     # -- recommendations and scores
     def recommendations(self, table: str, run_id: str | None = None) -> Path:

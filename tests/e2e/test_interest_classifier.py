@@ -153,10 +153,8 @@ def registry_settings(full_run, tmp_path) -> Settings:
         full_run.settings,
         Settings(data_dir=tmp_path, source_dir=full_run.settings.source_dir),
     )
-    for table in ("features", "runs"):
-        shutil.copytree(
-            source.lake_dir / "segments" / table, settings.lake_dir / "segments" / table
-        )
+    for folder in ("segments/features", "segments/runs", "classifier"):
+        shutil.copytree(source.lake_dir / folder, settings.lake_dir / folder)
     (settings.lake_dir / "clean").mkdir(parents=True)
     shutil.copy(
         source.lake_dir / "clean" / "users.parquet", settings.lake_dir / "clean" / "users.parquet"
@@ -176,8 +174,9 @@ def register_weak_model(settings: Settings) -> int:
 
     tracking.configure(settings)
     split = load_split(settings)
-    model = DummyClassifier(strategy="most_frequent").fit(split.x(split.train), split.train[LABEL])
-    example = split.x(split.train).head(2)
+    train = split.frame("train")
+    model = DummyClassifier(strategy="most_frequent").fit(split.x(train), train[LABEL])
+    example = split.example(2)
     with mlflow.start_run(
         experiment_id=tracking.experiment_id(mlflow.MlflowClient(), tracking.EXPERIMENT, settings)
     ):
@@ -237,7 +236,8 @@ def test_gate_promotes_better_refuses_worse_and_rolls_back(registry_settings):
         "import mlflow, pandas as pd; from ml import tracking; from ml.data import load_split;"
         "from usersegments.config import Settings; s = Settings.from_env(); tracking.configure(s);"
         "m = mlflow.pyfunc.load_model(f'models:/{tracking.model_name(s)}@champion'); sp = load_split(s);"
-        "p = m.predict(sp.x(sp.test)); print((pd.Series(p).values == sp.test['interest_category'].values).mean())"
+        "t = sp.frame('heldout'); p = m.predict(sp.x(t));"
+        "print((pd.Series(p).values == t['interest_category'].values).mean())"
     )
     fresh = subprocess.run(
         [sys.executable, "-c", script],
