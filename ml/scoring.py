@@ -9,13 +9,19 @@ model version ``models:/<name>@champion`` points at, and assigns each to the nea
 centroid (Euclidean, in the fused space) of that run's segments. Writes one partition,
 lake/scores/user_interest_scores/scoring_run_id=<run>/, with the model version and
 both run ids; a rerun of the same scoring run replaces its own partition.
+
+Users stream through in batches of ``BATCH_USERS`` (DuckDB selects the unscored ones,
+a Parquet writer appends each batch), so memory does not grow with the users: O(users)
+time, O(batch) memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +33,6 @@ from usersegments.config import Settings
 from usersegments.warehouse import (
     SCORE_COLUMNS,
     latest_segmentation_run,
-    read_scores,
     read_segmentation,
 )
 
@@ -51,74 +56,116 @@ def nearest_centroids(
     return centroids["segment_id"].to_numpy()[nearest], distances
 
 
+# Users scored per batch: memory is O(batch x features), never O(users).
+BATCH_USERS = 50_000
+
+
+def features_source(settings: Settings, segmentation_run_id: str) -> str:
+    """DuckDB's reader of the run's fused features (one row per user)."""
+    features = settings.lake.segmentation("features", segmentation_run_id)
+    if not features.exists():
+        raise FileNotFoundError(
+            f"run {segmentation_run_id} has no segmentation table 'features' at {features}"
+        )
+    return f"read_parquet('{features}/*.parquet', hive_partitioning = false)"
+
+
+def unscored_query(settings: Settings, segmentation_run_id: str) -> str:
+    """DuckDB SQL: the fused features of the users no scoring run has scored yet,
+    ordered by user. The anti join runs in DuckDB (out of core if it must)."""
+    query = f"select * from {features_source(settings, segmentation_run_id)}"
+    scored = sorted(settings.lake.scores().glob("scoring_run_id=*/*.parquet"))
+    if scored:
+        files = ", ".join(f"'{p}'" for p in scored)
+        query += (
+            " where user_key not in "
+            f"(select user_key from read_parquet([{files}], hive_partitioning = false))"
+        )
+    return query + " order by user_key"
+
+
+def score_batch(users: pd.DataFrame, model, inputs: list[str], centroids) -> pd.DataFrame:
+    """A batch of users' predicted interest and nearest segment (and its distance)."""
+    vectors = users.drop(columns="user_key").to_numpy(dtype=float)
+    segment, distance = nearest_centroids(vectors, centroids)
+    return pd.DataFrame(
+        {
+            "user_key": users["user_key"],
+            "predicted_interest": [str(p) for p in model.predict(users[inputs])],
+            "segment_id": segment.astype("int32"),
+            "distance_to_centroid": distance,
+        }
+    )
+
+
 def score_new_users(settings: Settings, scoring_run_id: str) -> dict[str, Any]:
+    import duckdb
     import mlflow
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ml.registry import alias_version
 
     client = tracking.configure(settings)
     name = tracking.model_name(settings)
-    from ml.registry import alias_version
-
     version = alias_version(client, name, "champion")
     if version is None:
         raise ChampionMissing(
             f"{name} has no champion: train and promote a model first (ml.train, ml.registry)"
         )
     model_version = client.get_model_version(name, str(version))
-
     segmentation_run_id = latest_segmentation_run(settings)
-    features = read_segmentation(settings, "features", segmentation_run_id).drop(
-        columns="run_id", errors="ignore"
-    )
     out = settings.lake.scores(scoring_run_id)
     if out.exists():
         shutil.rmtree(out)  # this run's own earlier attempt: recomputed below
-    already = set(read_scores(settings)["user_key"])
-    new = features[~features["user_key"].isin(already)].sort_values("user_key", ignore_index=True)
 
     model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
     inputs = model.metadata.get_input_schema().input_names()
-    missing = sorted(set(inputs) - set(features.columns))
-    if missing:
-        raise ValueError(
-            f"{name} v{version} needs features the segmentation run {segmentation_run_id} does not have: "
-            f"{missing[:5]}{'...' if len(missing) > 5 else ''}"
-        )
     centroids = read_segmentation(settings, "centroids", segmentation_run_id)
-    vector_columns = [c for c in features.columns if c != "user_key"]
-    scored = pd.DataFrame({"user_key": new["user_key"]})
-    if len(new):
-        scored["predicted_interest"] = [str(p) for p in model.predict(new[inputs])]
-        segment, distance = nearest_centroids(new[vector_columns].to_numpy(dtype=float), centroids)
-        scored["segment_id"] = segment.astype("int32")
-        scored["distance_to_centroid"] = distance
-    else:
-        scored = pd.DataFrame(
-            {
-                "user_key": pd.Series(dtype=str),
-                "predicted_interest": pd.Series(dtype=str),
-                "segment_id": pd.Series(dtype="int32"),
-                "distance_to_centroid": pd.Series(dtype=float),
-            }
-        )
-    scored["model_name"] = name
-    scored["model_version"] = int(version)
-    scored["model_run_id"] = model_version.run_id
-    scored["segmentation_run_id"] = segmentation_run_id
-    scored["scored_at"] = pd.Timestamp(datetime.now(UTC).replace(tzinfo=None, microsecond=0))
-    if len(scored):
-        out.mkdir(parents=True)
-        scored[SCORE_COLUMNS].to_parquet(out / "part-0.parquet", index=False)
+    constants = {
+        "model_name": name,
+        "model_version": int(version),
+        "model_run_id": model_version.run_id,
+        "segmentation_run_id": segmentation_run_id,
+        "scored_at": pd.Timestamp(datetime.now(UTC).replace(tzinfo=None, microsecond=0)),
+    }
+    by_interest: Counter[str] = Counter()
+    target = out / "part-0.parquet"
+    partial = out / ".part-0.parquet.tmp"  # readers take *.parquet: the batch appears whole
+    writer = None
+    with duckdb.connect() as con:
+        (users,) = con.execute(
+            f"select count(*) from {features_source(settings, segmentation_run_id)}"
+        ).fetchone()
+        result = con.execute(unscored_query(settings, segmentation_run_id))
+        missing = sorted(set(inputs) - {column[0] for column in result.description})
+        if missing:
+            raise ValueError(
+                f"{name} v{version} needs features the segmentation run "
+                f"{segmentation_run_id} does not have: "
+                f"{missing[:5]}{'...' if len(missing) > 5 else ''}"
+            )
+        for batch in result.fetch_record_batch(BATCH_USERS):
+            scored = score_batch(batch.to_pandas(), model, inputs, centroids).assign(**constants)
+            by_interest.update(scored["predicted_interest"])
+            table = pa.Table.from_pandas(scored[SCORE_COLUMNS], preserve_index=False)
+            if writer is None:
+                out.mkdir(parents=True)
+                writer = pq.ParquetWriter(partial, table.schema)
+            writer.write_table(table)
+    if writer is not None:
+        writer.close()
+        os.replace(partial, target)
+    scored_users = sum(by_interest.values())
     return {
         "scoring_run_id": scoring_run_id,
         "segmentation_run_id": segmentation_run_id,
         "model_name": name,
         "model_version": int(version),
-        "users_read": len(features),
-        "already_scored": len(features) - len(new),
-        "scored": len(scored),
-        "by_interest": scored["predicted_interest"].value_counts().sort_index().to_dict()
-        if len(scored)
-        else {},
+        "users_read": users,
+        "already_scored": users - scored_users,
+        "scored": scored_users,
+        "by_interest": dict(sorted(by_interest.items())),
     }
 
 
