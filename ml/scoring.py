@@ -134,18 +134,18 @@ def score_new_users(settings: Settings, scoring_run_id: str) -> dict[str, Any]:
     partial = out / ".part-0.parquet.tmp"  # readers take *.parquet: the batch appears whole
     writer = None
     with duckdb.connect() as con:
-        (users,) = con.execute(
+        [(users,)] = con.execute(
             f"select count(*) from {features_source(settings, segmentation_run_id)}"
-        ).fetchone()
-        result = con.execute(unscored_query(settings, segmentation_run_id))
-        missing = sorted(set(inputs) - {column[0] for column in result.description})
+        ).fetchall()
+        unscored = con.sql(unscored_query(settings, segmentation_run_id))
+        missing = sorted(set(inputs) - set(unscored.columns))
         if missing:
             raise ValueError(
                 f"{name} v{version} needs features the segmentation run "
                 f"{segmentation_run_id} does not have: "
                 f"{missing[:5]}{'...' if len(missing) > 5 else ''}"
             )
-        for batch in result.fetch_record_batch(BATCH_USERS):
+        for batch in unscored.to_arrow_reader(BATCH_USERS):
             scored = score_batch(batch.to_pandas(), model, inputs, centroids).assign(**constants)
             by_interest.update(scored["predicted_interest"])
             table = pa.Table.from_pandas(scored[SCORE_COLUMNS], preserve_index=False)

@@ -11,6 +11,11 @@ run with its parameters, held-out scores (accuracy; macro and weighted precision
 recall, F1; per class), confusion matrix, model with signature and input example,
 the training and evaluation users as MLflow dataset inputs, the code version and the
 segmentation run it used.
+
+At scale: the split is made and written in Spark (ml.data), every candidate is scored
+on the held-out users a batch at a time, and scikit-learn, which needs the training
+users in one process, runs only up to SINGLE_MACHINE_MAX_USERS of them (the skip is
+logged); the baseline and MLlib run at every size.
 """
 
 from __future__ import annotations
