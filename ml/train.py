@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from ml import tracking
-from ml.data import LABEL, SEED, TEST_SHARE, Split, write_split
+from ml.data import LABEL, ROLES, SEED, TEST_SHARE, Split, write_split
 from ml.metrics import confusion_figure, metrics_from_confusion
 from usersegments.config import PROJECT_DIR, Settings
 
@@ -274,6 +274,31 @@ def train(
         spark.stop()
 
 
+def split_datasets(split: Split) -> tuple:
+    """The training and held-out users as MLflow dataset inputs: their lake folders,
+    schema, and a digest of the split. Metadata only: MLflow's Spark dataset counts the
+    rows through Python at every ``log_input`` (5 s a call, and the job runs on)."""
+    import hashlib
+
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.data.spark_dataset_source import SparkDatasetSource
+    from mlflow.models import infer_signature
+
+    schema = infer_signature(split.example()).inputs
+    datasets = []
+    for role in ROLES:
+        described = json.dumps([split.segmentation_run_id, role, split.users[role]])
+        datasets.append(
+            MetaDataset(
+                SparkDatasetSource(path=split.part(role).as_uri()),
+                name=f"users_{role}_{split.segmentation_run_id}",
+                digest=hashlib.sha256(described.encode()).hexdigest()[:8],
+                schema=schema,
+            )
+        )
+    return tuple(datasets)
+
+
 def fit_and_register(
     spark, settings: Settings, split: Split, pipeline_run_id: str | None, include_spark: bool
 ) -> dict[str, Any]:
@@ -283,15 +308,7 @@ def fit_and_register(
     from ml.registry import set_alias
 
     client = tracking.configure(settings)
-    datasets = tuple(
-        mlflow.data.from_spark(
-            spark.read.parquet(str(split.part(role))),
-            path=split.part(role).as_uri(),
-            targets=LABEL,
-            name=f"users_{role}_{split.segmentation_run_id}",
-        )
-        for role in ("train", "heldout")
-    )
+    datasets = split_datasets(split)
     version = code_version()
     tags = {
         "segmentation_run_id": split.segmentation_run_id,
