@@ -116,12 +116,11 @@ def history(settings: Settings) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def evaluate(name: str, version: int, split: Split) -> dict[str, float]:
+def evaluate(settings: Settings, name: str, version: int, split: Split) -> dict[str, float]:
     """A registered version's scores on the split's held-out users, loaded as any
     consumer loads it (pyfunc, by version)."""
-    import mlflow
 
-    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    model = tracking.load_model(settings, f"models:/{name}/{version}")
     return metrics_from_confusion(split.heldout_confusion(model.predict), split.classes)
 
 
@@ -144,7 +143,7 @@ def gate(
     classes = split.classes
     actor = actor or getpass.getuser()
 
-    challenger_scores = evaluate(name, challenger, split)
+    challenger_scores = evaluate(settings, name, challenger, split)
     class_f1 = per_class_f1(challenger_scores, classes)
     weakest = min(class_f1, key=class_f1.get)
     champion = alias_version(client, name, "champion")
@@ -152,7 +151,7 @@ def gate(
     champion_error = None
     if champion is not None and champion != challenger:
         try:
-            champion_scores = evaluate(name, champion, split)
+            champion_scores = evaluate(settings, name, champion, split)
         except Exception as error:
             champion_error = f"{type(error).__name__}: {str(error)[:300]}"
 

@@ -100,7 +100,6 @@ def score_batch(users: pd.DataFrame, model, inputs: list[str], centroids) -> pd.
 
 def score_new_users(settings: Settings, scoring_run_id: str) -> dict[str, Any]:
     import duckdb
-    import mlflow
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -119,7 +118,7 @@ def score_new_users(settings: Settings, scoring_run_id: str) -> dict[str, Any]:
     if out.exists():
         shutil.rmtree(out)  # this run's own earlier attempt: recomputed below
 
-    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    model = tracking.load_model(settings, f"models:/{name}/{version}")
     inputs = model.metadata.get_input_schema().input_names()
     centroids = read_segmentation(settings, "centroids", segmentation_run_id)
     constants = {
