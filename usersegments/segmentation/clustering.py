@@ -1,18 +1,16 @@
-"""Fitting the candidate k, choosing one, and the chosen clusters' centroids.
+"""The Spark side of clustering: the space it is fitted in, the sample it is fitted on,
+placing every user, and the chosen clusters' centroids.
 
-K-means (default), bisecting K-means or a Gaussian mixture, seeded. Every candidate k
-is fitted and scored (silhouette from ClusteringEvaluator, training cost for the
-elbow); the best silhouette among the solutions whose smallest segment is big enough
-wins. The mixture is fitted on the leading principal components: full covariances over
-~400 correlated dimensions break MLlib's ("Matrix is not symmetric").
+K-means (default), bisecting K-means or a Gaussian mixture: fitted and chosen on a
+bounded sample (selection), then every user is placed here. The mixture is fitted on
+the leading principal components: full covariances over ~400 correlated dimensions
+are ill-conditioned and slow.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from pyspark.ml.clustering import BisectingKMeans, GaussianMixture, KMeans
+import pandas as pd
 from pyspark.ml.evaluation import ClusteringEvaluator
 from pyspark.ml.feature import VectorAssembler
 from pyspark.ml.functions import vector_to_array
@@ -20,40 +18,15 @@ from pyspark.ml.stat import Summarizer
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from usersegments.segmentation import selection
 from usersegments.segmentation.options import SegmentationOptions
 
 # Users sampled to find principal axes (2-D projection; the mixture's input space).
 PCA_SAMPLE = 20_000
 # Above this many users the candidate k are fitted and scored on a fixed sample of about
-# this many, and only the chosen k is refitted on everyone: the sweep's cost stops
-# growing with the users (the real data's 3,667 users are all fitted, as before).
+# this many, and everyone is placed by the chosen fit: the fits' cost stops growing
+# with the users (the real data's 3,667 users are all fitted).
 SWEEP_SAMPLE = 50_000
-
-
-@dataclass(frozen=True)
-class Candidate:
-    k: int
-    silhouette: float
-    cost: float
-    min_size: int
-
-
-def choose_k(candidates: list[Candidate], min_segment_size: int) -> Candidate:
-    """The candidate with the best silhouette among those whose smallest segment has at
-    least ``min_segment_size`` users (ties: the smaller k). If none qualifies, the best
-    silhouette overall: the segment-size expectation then stops the run."""
-    if not candidates:
-        raise ValueError("no candidate k was measured")
-    admissible = [c for c in candidates if c.min_size >= min_segment_size] or candidates
-    return max(admissible, key=lambda c: (round(c.silhouette, 12), -c.k))
-
-
-def estimator(algorithm: str, k: int, seed: int, max_iter: int):
-    if algorithm == "kmeans":
-        return KMeans(k=k, seed=seed, maxIter=max_iter, initMode="k-means||")
-    if algorithm == "bisecting_kmeans":
-        return BisectingKMeans(k=k, seed=seed, maxIter=max_iter)
-    return GaussianMixture(k=k, seed=seed, maxIter=max_iter)
 
 
 def principal_axes(
@@ -102,18 +75,6 @@ def fit_space(features: DataFrame, options: SegmentationOptions) -> tuple[DataFr
     return assemble.transform(projected), "mixture_features"
 
 
-def score(model, algorithm: str, predictions: DataFrame, evaluator) -> dict:
-    summary = model.summary
-    cost = -summary.logLikelihood if algorithm == "gaussian_mixture" else summary.trainingCost
-    sizes = list(summary.clusterSizes)
-    return {
-        "silhouette": float(evaluator.evaluate(predictions)),
-        "cost": float(cost),
-        "min_size": int(min(sizes)),
-        "sizes": sizes,
-    }
-
-
 def sweep_sample(frame: DataFrame, users: int, sample: int = SWEEP_SAMPLE) -> DataFrame:
     """The users the candidate k are fitted on: everyone up to ``sample`` users, else a
     fixed share of them chosen by a hash of the user key (the same users whatever the
@@ -125,35 +86,29 @@ def sweep_sample(frame: DataFrame, users: int, sample: int = SWEEP_SAMPLE) -> Da
     return frame.where(kept)
 
 
-def refit(frame: DataFrame, column: str, k: int, options: SegmentationOptions):
-    """The chosen k fitted on everyone, scored on everyone."""
-    evaluator = ClusteringEvaluator(featuresCol=column, predictionCol="prediction")
-    model = (
-        estimator(options.algorithm, k, options.seed, options.max_iter)
-        .setFeaturesCol(column)
-        .fit(frame)
-    )
-    return model, {"k": k, **score(model, options.algorithm, model.transform(frame), evaluator)}
+def sample_matrix(sample: DataFrame, column: str) -> np.ndarray:
+    """The sample's vectors as a numpy matrix in canonical order (selection.canonical_order):
+    at most SWEEP_SAMPLE rows reach the driver."""
+    rows = sample.select(vector_to_array(column).alias("v")).toPandas()["v"]
+    matrix = np.vstack(rows.to_numpy()) if len(rows) else np.empty((0, 0))
+    return matrix[selection.canonical_order(matrix)]
 
 
-def fit_candidates(frame: DataFrame, column: str, ks: list[int], options: SegmentationOptions):
-    """Fit and score every k: ({k: model}, [{"k", "silhouette", "cost", "min_size", "sizes"}])."""
+def place(frame: DataFrame, column: str, model) -> DataFrame:
+    """Add ``prediction``: every user's cluster under the fitted scikit-learn model (the
+    nearest centre, or the mixture's most likely component), in Arrow batches: O(n·k·d)."""
+
+    @F.pandas_udf("int")
+    def predict(vectors: pd.Series) -> pd.Series:
+        return pd.Series(model.predict(np.vstack(vectors.to_numpy())), dtype="int32")
+
+    return frame.withColumn("prediction", predict(vector_to_array(column)))
+
+
+def silhouette(predictions: DataFrame, column: str) -> float:
+    """MLlib's silhouette (squared Euclidean) of the placed users, all of them."""
     evaluator = ClusteringEvaluator(featuresCol=column, predictionCol="prediction")
-    models, scores = {}, []
-    for k in ks:
-        model = (
-            estimator(options.algorithm, k, options.seed, options.max_iter)
-            .setFeaturesCol(column)
-            .fit(frame)
-        )
-        scored = score(model, options.algorithm, model.transform(frame), evaluator)
-        models[k] = model
-        scores.append({"k": k, **scored})
-        print(
-            f"k={k} silhouette={scored['silhouette']:.4f} cost={scored['cost']:.1f} "
-            f"sizes={scored['sizes']}"
-        )
-    return models, scores
+    return float(evaluator.evaluate(predictions))
 
 
 def cluster_centroids(predictions: DataFrame) -> tuple[list[int], np.ndarray, np.ndarray]:

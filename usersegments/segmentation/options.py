@@ -22,6 +22,17 @@ class SegmentationOptions:
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     seed: int = 42
     max_iter: int = 40
+    # seeded starts per fit; the lowest cost is kept (scikit-learn's n_init)
+    restarts: int = 10
+    # seeded subsamples each k is refitted on, for its stability and the segments'
+    subsamples: int = 5
+    subsample_share: float = 0.8
+    # a k whose subsample fits agree less than this (mean ARI) is not chosen
+    min_k_stability: float = 0.8
+    # a segment whose mean best Jaccard over the subsamples is below this is unstable
+    stability_floor: float = 0.6
+    # start from the previous run's centroids when it had the chosen k (k-means)
+    warm_start: bool = True
     pagerank_iterations: int = 20
     # gaussian_mixture: the principal components it is fitted on
     mixture_components: int = 16
@@ -37,6 +48,11 @@ class SegmentationOptions:
         if not self.k and not 2 <= self.k_min <= self.k_max:
             raise ValueError(f"k range {self.k_min}..{self.k_max}: need 2 <= k_min <= k_max")
         min_segment_users(self.min_segment_share, 1)  # checks the share
+        if self.restarts < 1 or self.subsamples < 0:
+            raise ValueError(f"restarts={self.restarts}, subsamples={self.subsamples}")
+        for name in ("subsample_share", "min_k_stability", "stability_floor"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name}={getattr(self, name)}: expected in (0, 1]")
 
     def candidate_ks(self, users: int) -> list[int]:
         """The k to fit: the forced one, or the range (no k above users - 1)."""

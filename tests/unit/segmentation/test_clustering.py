@@ -7,17 +7,17 @@ import math
 import numpy as np
 import pytest
 from pyspark.ml.linalg import Vectors
+from sklearn.cluster import KMeans
 
 from usersegments.segmentation.clustering import (
-    Candidate,
-    choose_k,
     cluster_centroids,
     distance_to_centroid,
-    fit_candidates,
     fit_space,
+    place,
     principal_axes,
     project,
-    refit,
+    sample_matrix,
+    silhouette,
     sweep_sample,
 )
 from usersegments.segmentation.options import SegmentationOptions
@@ -33,39 +33,31 @@ def features(spark):
     return spark.createDataFrame(rows, ["user_key", "features"]).cache()
 
 
-def test_choose_k_takes_best_silhouette_among_big_enough_segments():
-    candidates = [
-        Candidate(k=3, silhouette=0.30, cost=90, min_size=100),
-        Candidate(k=4, silhouette=0.41, cost=70, min_size=3),  # best, but a 3-user segment
-        Candidate(k=5, silhouette=0.35, cost=60, min_size=40),
-        Candidate(k=6, silhouette=0.35, cost=55, min_size=30),
-    ]
-    assert choose_k(candidates, min_segment_size=25).k == 5  # tie with 6: smaller k
-    assert choose_k(candidates, min_segment_size=1).k == 4
-    # nothing admissible: the best overall, and the size expectation will stop the run
-    assert choose_k(candidates, min_segment_size=1000).k == 4
-    with pytest.raises(ValueError):
-        choose_k([], 1)
+def two_means(frame):
+    """scikit-learn's K-means fitted on the frame's vectors (the selection's model)."""
+    return KMeans(2, n_init=1, random_state=0).fit(sample_matrix(frame, "features"))
 
 
-@pytest.mark.parametrize("algorithm", ["kmeans", "bisecting_kmeans"])
-def test_every_k_is_fitted_and_two_blobs_score_best(spark, algorithm):
-    options = SegmentationOptions(algorithm=algorithm, k_min=2, k_max=3, max_iter=5)
+def test_the_sample_reaches_the_driver_in_canonical_order(spark):
     frame = features(spark)
-    models, scores = fit_candidates(frame, "features", options.candidate_ks(10), options)
-    assert [s["k"] for s in scores] == [2, 3] and set(models) == {2, 3}
-    best = choose_k(
-        [Candidate(s["k"], s["silhouette"], s["cost"], s["min_size"]) for s in scores], 1
-    )
-    assert best.k == 2 and best.silhouette > 0.9
-    assert scores[0]["sizes"] == [5, 5] and scores[0]["min_size"] == 5
+    matrix = sample_matrix(frame, "features")
+    shuffled = sample_matrix(frame.orderBy("user_key", ascending=False).repartition(3), "features")
+    np.testing.assert_array_equal(matrix, shuffled)
+    assert matrix.shape == (10, 3) and matrix[0].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_every_user_is_placed_by_the_fitted_model(spark):
+    frame = features(spark)
+    model = two_means(frame)
+    placed = {r.user_key: r.prediction for r in place(frame, "features", model).collect()}
+    a, b = placed["a0"], placed["b0"]
+    assert a != b and all(placed[key] == (a if key[0] == "a" else b) for key in POINTS)
+    assert silhouette(place(frame, "features", model), "features") > 0.9
 
 
 def test_centroids_are_members_means_and_distances_euclidean(spark):
-    options = SegmentationOptions(k=2, max_iter=5)
     frame = features(spark)
-    models, _ = fit_candidates(frame, "features", [2], options)
-    predictions = models[2].transform(frame)
+    predictions = place(frame, "features", two_means(frame))
     clusters, centers, sizes = cluster_centroids(predictions)
     assert clusters == [0, 1] and list(sizes) == [5, 5]
     ordered = centers[np.argsort(centers[:, 0])]
@@ -109,7 +101,7 @@ def test_the_mixture_is_fitted_on_principal_components(spark):
     assert column == "features" and same.columns == ["user_key", "features"]
 
 
-def test_the_sweep_samples_fixed_users_above_its_size_and_the_refit_covers_everyone(spark):
+def test_the_sweep_samples_fixed_users_above_its_size(spark):
     rng = np.random.default_rng(3)
     rows = [
         (f"u{i}", Vectors.dense(rng.normal(size=3) + (10.0 if i % 2 else 0.0))) for i in range(400)
@@ -119,6 +111,3 @@ def test_the_sweep_samples_fixed_users_above_its_size_and_the_refit_covers_every
     sample = {r.user_key for r in sweep_sample(frame, 400, sample=100).collect()}
     again = {r.user_key for r in sweep_sample(frame.repartition(5), 400, sample=100).collect()}
     assert sample == again and 60 < len(sample) < 140
-    options = SegmentationOptions(k_min=2, k_max=2, max_iter=5)
-    model, scored = refit(frame, "features", 2, options)
-    assert sorted(scored["sizes"]) == [200, 200] and scored["silhouette"] > 0.8
