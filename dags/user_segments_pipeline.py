@@ -3,10 +3,11 @@
 
 `ingest` → GX `raw_reviews` → dbt `clean` → GX `staged_reviews` → dbt `features`
 → GX `user_features` → dbt `marts` → Spark NLP `embed_reviews` → GX `review_embeddings`
-→ Spark MLlib `segment_users` → GX `user_segments` → dbt `segments` → evaluation refit
-(`segment_evaluation_users`) → `recommend_segments` → GX `recommendations` → dbt
-`recommendations` → publish → interest classifier (train, register `challenger`) →
-promotion gate → report → summary.
+→ `segment_users` (k by macro-silhouette and stability, Spark places every user) → GX
+`user_segments` → dbt `segments` → report (and the run in MLflow's `user_segmentation`)
+→ evaluation refit (`segment_evaluation_users`) → `recommend_segments` → GX
+`recommendations` → dbt `recommendations` → publish → interest classifier (train,
+register `challenger`) → promotion gate → summary.
 
 Write-audit-publish: dbt builds the run's tables apart (`start_build`), the gates audit
 them, `publish_warehouse` replaces the published ones in one transaction. A failed hard
@@ -97,9 +98,12 @@ def user_segments_pipeline():
 
     @task
     def segment_report(run_id=None) -> str:
+        from ml.segmentation_runs import log_segmentation
         from usersegments.segment_report import write_report
 
-        return str(write_report(SETTINGS, run_id))
+        report = write_report(SETTINGS, run_id)
+        log_segmentation(SETTINGS, run_id, report)  # the run in MLflow, report attached
+        return str(report)
 
     @task(
         outlets=[*PUBLISHED_MARTS, REVIEW_EMBEDDINGS, USER_SEGMENTS, SEGMENT_RECOMMENDATIONS],
@@ -144,6 +148,7 @@ def user_segments_pipeline():
         segments,
         load("segmentation", "load_segmentation", BUILD),
         dbt("segments"),
+        report,
         spark_job("segment_evaluation_users", RUN, SETTINGS),
         recommended,
         recommendations,
@@ -152,7 +157,6 @@ def user_segments_pipeline():
         publish(SETTINGS),
         training,
         classifier,
-        report,
         summarise(ingested, checks, report, classifier, recommended),
     )
 

@@ -1,4 +1,4 @@
-"""Segment the published users with Spark MLlib and explain the segments.
+"""Segment the published users and explain the segments.
 
     spark-submit spark_jobs/segment_users.py --lake-dir var/lake \
         --encoder-dir var/models/all-MiniLM-L6-v2 --run-id <run id> [--k 6]
@@ -29,13 +29,33 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Segmentation
     parser.add_argument("--encoder-dir", required=True, help="whose user embeddings to use")
     parser.add_argument("--run-id", required=True)
     parser.add_argument("--algorithm", default=DEFAULTS.algorithm, choices=ALGORITHMS)
-    parser.add_argument("--k", type=int, default=0, help="force k (0: choose by silhouette)")
+    parser.add_argument(
+        "--k", type=int, default=0, help="force k (0: choose by macro-silhouette and stability)"
+    )
     parser.add_argument("--k-min", type=int, default=DEFAULTS.k_min)
     parser.add_argument("--k-max", type=int, default=DEFAULTS.k_max)
     parser.add_argument("--min-segment-share", type=float, default=DEFAULTS.min_segment_share)
     parser.add_argument("--weights", default="", help='{"behaviour": 1, "text": 1, "graph": 1}')
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
     parser.add_argument("--max-iter", type=int, default=DEFAULTS.max_iter)
+    parser.add_argument(
+        "--restarts", type=int, default=DEFAULTS.restarts, help="seeded starts per fit"
+    )
+    parser.add_argument(
+        "--subsamples",
+        type=int,
+        default=DEFAULTS.subsamples,
+        help="seeded subsamples per k, for stability (0: none)",
+    )
+    parser.add_argument(
+        "--stability-floor",
+        type=float,
+        default=DEFAULTS.stability_floor,
+        help="segments whose bootstrap Jaccard is below it are flagged unstable",
+    )
+    parser.add_argument(
+        "--cold", action="store_true", help="no warm start from the previous run's centroids"
+    )
     parser.add_argument("--pagerank-iterations", type=int, default=DEFAULTS.pagerank_iterations)
     parser.add_argument(
         "--partitions", type=int, default=0, help="of the user features; 0: by their number"
@@ -55,6 +75,10 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Segmentation
             weights=parse_weights(args.weights),
             seed=args.seed,
             max_iter=args.max_iter,
+            restarts=args.restarts,
+            subsamples=args.subsamples,
+            stability_floor=args.stability_floor,
+            warm_start=not args.cold,
             pagerank_iterations=args.pagerank_iterations,
             mixture_components=args.mixture_components,
             top_terms=args.top_terms,

@@ -99,32 +99,66 @@ def _plots(run: dict[str, pd.DataFrame]) -> dict[str, str]:
     axes.set_title("Segment sizes")
     sizes = _png(figure)
 
-    selection = run["model_selection"].sort_values("k")
+    choice = _choice_plot(run["model_selection"].sort_values("k"))
+    return {"projection": projection, "sizes": sizes, "choice": choice}
+
+
+def _choice_plot(selection: pd.DataFrame) -> str:
+    """Per candidate k: silhouette, macro-silhouette with its noise band and stability
+    (left, 0..1), cost (right); the chosen k circled."""
+    import matplotlib.pyplot as plt
+
     figure, left = plt.subplots(figsize=(8, 4))
-    left.plot(selection["k"], selection["silhouette"], marker="o", color="tab:blue")
-    left.set_xlabel("k")
-    left.set_ylabel("silhouette", color="tab:blue")
-    right = left.twinx()
-    right.plot(selection["k"], selection["cost"], marker="s", color="tab:grey")
-    right.set_ylabel("cost (within-cluster sum of squares)", color="tab:grey")
+    k = selection["k"]
+    left.plot(k, selection["silhouette"], marker="o", color="tab:blue", label="silhouette")
+    macro, noise = selection["macro_silhouette"], selection["macro_silhouette_noise"]
+    left.plot(k, macro, marker="^", color="tab:green", label="macro-silhouette")
+    left.fill_between(k, macro - noise, macro + noise, color="tab:green", alpha=0.15)
+    if selection["stability"].notna().any():
+        left.plot(
+            k,
+            selection["stability"],
+            marker="D",
+            color="tab:orange",
+            label="stability (ARI of subsample fits)",
+        )
     chosen = selection[selection["is_chosen"]]
     left.scatter(
         chosen["k"],
-        chosen["silhouette"],
+        chosen["macro_silhouette"],
         s=160,
         facecolors="none",
         edgecolors="red",
         label="chosen",
     )
-    left.legend(loc="upper right")
+    left.set_xlabel("k")
+    left.set_ylabel("score")
+    right = left.twinx()
+    right.plot(k, selection["cost"], marker="s", color="tab:grey", alpha=0.6)
+    right.set_ylabel("cost (within-cluster sum of squares)", color="tab:grey")
+    left.legend(loc="lower left", fontsize=7)
     left.set_title("Choosing k")
-    choice = _png(figure)
-    return {"projection": projection, "sizes": sizes, "choice": choice}
+    return _png(figure)
 
 
 def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(
         index=False, border=0, classes="t", float_format=lambda v: f"{v:,.3g}", escape=True
+    )
+
+
+def _stability_sentence(info: pd.Series) -> str:
+    if pd.isna(info["stability"]):
+        return "Stability not measured (no subsamples)."
+    unstable = int(info["unstable_segments"])
+    return (
+        f"Refitted on {info['subsamples']} subsamples, the chosen k agrees with itself at "
+        f"ARI {info['stability']:.3f}; "
+        + (
+            f"<b>{unstable} segment(s) below the stability floor</b> (is_stable false)."
+            if unstable
+            else "every segment is above the stability floor."
+        )
     )
 
 
@@ -138,7 +172,15 @@ def render(run_id: str, run: dict[str, pd.DataFrame], reviews: pd.DataFrame) -> 
     profile = behaviour.pivot_table(index="segment_id", columns="feature", values="segment_value")
     lift = behaviour.pivot_table(index="segment_id", columns="feature", values="lift")
     profile_table = segments[
-        ["segment_id", "segment_name", "user_count", "user_share", "traits"]
+        [
+            "segment_id",
+            "segment_name",
+            "user_count",
+            "user_share",
+            "stability",
+            "is_stable",
+            "traits",
+        ]
     ].merge(profile.join(lift.add_suffix(" lift")).reset_index(), on="segment_id")
     categories = profiles[profiles["facet"] == "category"].pivot_table(
         index="segment_id", columns="feature", values="segment_value", fill_value=0.0
@@ -174,8 +216,10 @@ table.t td,table.t th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:l
 img{{max-width:100%}}</style></head><body>
 <h1>User segments</h1>
 <p>Run <code>{html.escape(run_id)}</code>, {info["segmented_at"]} UTC:
-{info["algorithm"]}, k = {info["k"]} ({info["k_selection"]}), silhouette {info["silhouette"]:.4f},
-{info["users"]:,} users; feature weights {html.escape(info["feature_weights"])}; {stability}.</p>
+{info["algorithm"]}, k = {info["k"]} ({html.escape(info["k_selection"])}), silhouette {info["silhouette"]:.4f},
+{info["users"]:,} users; feature weights {html.escape(info["feature_weights"])};
+{info["restarts"]} starts per fit, {info["start"]} start; {stability}.
+{_stability_sentence(info)}</p>
 <h2>Segments</h2>{_table(profile_table)}
 {plots["sizes"]}
 <h2>Users in two dimensions</h2>{plots["projection"]}

@@ -80,11 +80,12 @@ def segmentation_summary(settings: Settings) -> dict[str, Any]:
 
     run = query(
         settings,
-        "select run_id, algorithm, k, k_selection, silhouette, ari_previous, shared_users "
-        "from segmentation_runs order by segmented_at desc limit 1",
+        "select run_id, algorithm, k, k_selection, silhouette, stability, fit_start, "
+        "ari_previous, shared_users from segmentation_runs order by segmented_at desc limit 1",
     )
     segments = query(
-        settings, "select segment_id, segment_name, user_count from segments order by segment_id"
+        settings,
+        "select segment_id, segment_name, user_count, stability from segments order by segment_id",
     )
     info = {k: (None if v != v else v) for k, v in run.iloc[0].to_dict().items()}  # NaN -> None
     return {**info, "segments": segments.to_dict("records")}
@@ -121,11 +122,14 @@ def format_summary(summary: dict[str, Any]) -> str:
     )
     lines.append(
         f"  segments ({seg['algorithm']}, k={seg['k']} by {seg['k_selection']}, "
-        f"silhouette {seg['silhouette']:.4f}{stability})"
+        f"{seg.get('fit_start') or 'cold'} start, silhouette {seg['silhouette']:.4f}{stability})"
     )
     for segment in seg["segments"]:
+        jaccard = segment.get("stability")
+        kept = "" if jaccard is None or jaccard != jaccard else f"  stability {jaccard:.2f}"
         lines.append(
-            f"    {segment['segment_id']:>3}  {segment['user_count']:>6,}  {segment['segment_name']}"
+            f"    {segment['segment_id']:>3}  {segment['user_count']:>6,}  "
+            f"{segment['segment_name']}{kept}"
         )
     classifier = summary.get("classifier")
     if classifier and "skipped" in classifier:

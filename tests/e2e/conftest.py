@@ -180,6 +180,19 @@ def two_file_run(tmp_path_factory, real_source_dir) -> ReferenceRun:
     )
 
 
+@pytest.fixture(scope="module")
+def spark(full_run):
+    """A Spark session on the demo run's lake, with the staged jars."""
+    from usersegments.spark import spark_session
+
+    session = spark_session(
+        "test-lake", Settings(full_run.settings.data_dir, full_run.settings.source_dir)
+    )
+    session.sparkContext.setCheckpointDir(str(full_run.settings.data_dir / "test-checkpoints"))
+    yield session
+    session.stop()
+
+
 def downstream_pattern(task_id: str) -> str:
     """A regex of exactly the pipeline's tasks downstream of ``task_id``."""
     import re

@@ -13,7 +13,11 @@ USERS = 3_667
 def test_make_demo_prints_the_summary_and_scores_every_user(full_run):
     out = full_run.result.stdout
     assert re.search(r"^Run manual__", out, flags=re.M), out[-3000:]
-    assert re.search(r"segments \(kmeans, k=\d+ by silhouette, silhouette 0\.\d{4}", out)
+    assert re.search(
+        r"segments \(kmeans, k=\d+ by macro-silhouette within noise of the best, "
+        r"stability >= 0\.8, cold start, silhouette 0\.\d{4}",
+        out,
+    )
     assert "expectations (passed/evaluated, hard and soft failures)" in out
     assert "recommendations: top 10 for 3,667 users" in out
     # the scoring DAG ran after the pipeline: every user of the run scored once

@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from usersegments.config import Settings
 from usersegments.segmentation.graph import (
     DAMPING,
     co_review_edges,
@@ -15,18 +14,7 @@ from usersegments.segmentation.graph import (
     exact_co_reviewers,
     user_items,
 )
-from usersegments.spark import spark_session
 from usersegments.warehouse import table_counts
-
-
-@pytest.fixture(scope="module")
-def spark(full_run):
-    session = spark_session(
-        "test-lake", Settings(full_run.settings.data_dir, full_run.settings.source_dir)
-    )
-    session.sparkContext.setCheckpointDir(str(full_run.settings.data_dir / "test-checkpoints"))
-    yield session
-    session.stop()
 
 
 def test_spark_reads_the_clean_lake_with_the_staged_jars(full_run, spark):

@@ -28,7 +28,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from usersegments.lake import EVALUATION_SEGMENTATION, Lake, partition_name
-from usersegments.segmentation import clustering, examples, profiles, tables, terms
+from usersegments.segmentation import clustering, examples, profiles, selection, tables, terms
 from usersegments.segmentation.features import (
     Fusion,
     feature_partitions,
@@ -62,18 +62,32 @@ class Prepared:
 class Clustering:
     """The chosen clustering: per-user predictions and one centroid per cluster."""
 
-    scores: list[dict]  # per candidate k (on the sweep's users)
-    chosen: clustering.Candidate  # scored on everyone
+    selection: selection.Selection  # every k's scores on the sample, the choice, the model
     sweep_users: int  # the users the candidates were fitted on
     min_segment_size: int
+    silhouette: float  # of the chosen clustering, on everyone
     predictions: DataFrame  # features' columns and ``prediction`` (cached)
     clusters: list[int]
     centers: np.ndarray
     sizes: np.ndarray
 
     @property
-    def silhouette(self) -> float:
-        return self.chosen.silhouette
+    def chosen(self) -> selection.KScore:
+        return self.selection.chosen
+
+    @property
+    def scores(self) -> list[selection.KScore]:
+        return self.selection.scores
+
+    def segment_stability(self) -> list[float | None]:
+        """Per cluster (in ``clusters`` order): its bootstrap Jaccard, if measured."""
+        measured = self.selection.segment_stability
+        if measured is None:
+            return [None] * len(self.clusters)
+        return [
+            float(measured[c]) if c < len(measured) and not np.isnan(measured[c]) else None
+            for c in self.clusters
+        ]
 
 
 def prepare(inputs: tables.Inputs, options: SegmentationOptions, parallelism: int) -> Prepared:
@@ -94,35 +108,30 @@ def prepare(inputs: tables.Inputs, options: SegmentationOptions, parallelism: in
     )
 
 
-def cluster(prepared: Prepared, options: SegmentationOptions) -> Clustering:
-    """Fit every candidate k, choose one, and the chosen clusters' centroids."""
+def cluster(
+    prepared: Prepared, options: SegmentationOptions, previous_centers: np.ndarray | None = None
+) -> Clustering:
+    """Fit and choose on the sample (selection), place every user, and the chosen
+    clusters' centroids; ``previous_centers``: the previous run's, for a warm start."""
     frame, column = clustering.fit_space(prepared.features, options)
     if frame is not prepared.features:
         frame = frame.cache()
-    sweep = clustering.sweep_sample(frame, prepared.users)
-    sweep_users = prepared.users if sweep is frame else sweep.cache().count()
-    models, scores = clustering.fit_candidates(
-        sweep, column, options.candidate_ks(prepared.users), options
-    )
+    matrix = clustering.sample_matrix(clustering.sweep_sample(frame, prepared.users), column)
     min_size = min_segment_users(options.min_segment_share, prepared.users)
-    # the smallest segment the sweep's users must give, scaled to the sample
-    sweep_min_size = math.ceil(min_size * sweep_users / prepared.users)
-    candidates = [
-        clustering.Candidate(s["k"], s["silhouette"], s["cost"], s["min_size"]) for s in scores
-    ]
-    chosen = clustering.choose_k(candidates, sweep_min_size)
-    model = models[chosen.k]
-    if sweep is not frame:
-        model, refitted = clustering.refit(frame, column, chosen.k, options)
-        chosen = clustering.Candidate(
-            chosen.k, refitted["silhouette"], refitted["cost"], refitted["min_size"]
-        )
-    predictions = model.transform(frame).select(*prepared.features.columns, "prediction").cache()
+    # the smallest segment the sample must give, scaled to it
+    sample_min_size = math.ceil(min_size * len(matrix) / prepared.users)
+    chosen = selection.select(
+        matrix, options.candidate_ks(prepared.users), options, sample_min_size, previous_centers
+    )
+    placed = clustering.place(frame, column, chosen.model)
+    predictions = placed.select(*prepared.features.columns, "prediction").cache()
     clusters, centers, sizes = clustering.cluster_centroids(predictions)
-    for fitted in (frame, sweep):
-        if fitted is not prepared.features:
-            fitted.unpersist()
-    return Clustering(scores, chosen, sweep_users, min_size, predictions, clusters, centers, sizes)
+    everyone = clustering.silhouette(predictions if column == "features" else placed, column)
+    if frame is not prepared.features:
+        frame.unpersist()
+    return Clustering(
+        chosen, len(matrix), min_size, everyone, predictions, clusters, centers, sizes
+    )
 
 
 def segment_id_map(spark: SparkSession, clusters: list[int], segment_ids: list[int]) -> DataFrame:
@@ -190,9 +199,14 @@ def describe(
 
 
 def segments_table(
-    fit: Clustering, segment_ids: list[int], distances: list, described: dict
+    fit: Clustering,
+    segment_ids: list[int],
+    distances: list,
+    described: dict,
+    stability_floor: float,
 ) -> pd.DataFrame:
     users = int(fit.sizes.sum())
+    stability = fit.segment_stability()
     rows = []
     for c, segment in enumerate(segment_ids):
         category, share = described["categories"][segment]
@@ -207,6 +221,8 @@ def segments_table(
                 "traits": ", ".join(described["traits"].get(segment, [])),
                 "top_terms": ", ".join(described["top_terms"].get(segment, [])),
                 "previous_match_distance": distances[c],
+                "stability": stability[c],
+                "is_stable": None if stability[c] is None else stability[c] >= stability_floor,
             }
         )
     return pd.DataFrame(rows).sort_values("segment_id")
@@ -217,11 +233,14 @@ def selection_table(fit: Clustering, options: SegmentationOptions) -> pd.DataFra
         [
             {
                 "algorithm": options.algorithm,
-                "k": s["k"],
-                "silhouette": s["silhouette"],
-                "cost": s["cost"],
-                "smallest_segment": s["min_size"],
-                "is_chosen": s["k"] == fit.chosen.k,
+                "k": s.k,
+                "silhouette": s.silhouette,
+                "macro_silhouette": s.macro_silhouette,
+                "macro_silhouette_noise": s.macro_silhouette_noise,
+                "stability": s.stability,
+                "cost": s.cost,
+                "smallest_segment": s.min_size,
+                "is_chosen": s.k == fit.chosen.k,
             }
             for s in fit.scores
         ]
@@ -271,14 +290,20 @@ def run_record(
     return {
         "algorithm": options.algorithm,
         "k": fit.chosen.k,
-        "k_selection": "forced"
-        if options.k
-        else "silhouette"
-        if fit.sweep_users == prepared.users
-        else f"silhouette on {fit.sweep_users} sampled users",
-        "k_min": fit.scores[0]["k"],
-        "k_max": fit.scores[-1]["k"],
+        "k_selection": fit.selection.reason
+        + ("" if fit.sweep_users == prepared.users else f" on {fit.sweep_users} sampled users"),
+        "k_min": fit.scores[0].k,
+        "k_max": fit.scores[-1].k,
         "silhouette": fit.silhouette,
+        "macro_silhouette": fit.chosen.macro_silhouette,
+        "stability": fit.chosen.stability,
+        "unstable_segments": sum(
+            s is not None and s < options.stability_floor for s in fit.segment_stability()
+        ),
+        "start": fit.selection.start,
+        "warm_cost_ratio": fit.selection.warm_cost_ratio,
+        "restarts": options.restarts,
+        "subsamples": options.subsamples,
         "cost": fit.chosen.cost,
         "users": prepared.users,
         "users_without_text": prepared.users_without_text,
@@ -294,6 +319,13 @@ def run_record(
         **agreement_with_previous,
         "segmented_at": datetime.now(UTC).replace(tzinfo=None),
     }
+
+
+def center_matrix(centroids: pd.DataFrame | None) -> np.ndarray | None:
+    """The previous run's centroids as a (k, d) matrix, by segment id, or None."""
+    if centroids is None or not len(centroids):
+        return None
+    return np.vstack(centroids.sort_values("segment_id")["centroid"].to_numpy())
 
 
 def write_segmentation(
@@ -320,10 +352,10 @@ def publish_segmentation(
     inputs = tables.published_inputs(spark, lake, embedding_version)
     prepared = prepare(inputs, options, spark.sparkContext.defaultParallelism)
     clock.lap("features")
-    fit = cluster(prepared, options)
-    clock.lap("clustering")
     previous = tables.previous_run(spark, lake, run_id)
     previous_centroids = tables.centroids(spark, lake, previous["run_id"]) if previous else None
+    fit = cluster(prepared, options, center_matrix(previous_centroids))
+    clock.lap("clustering")
     segment_ids, distances = match_segment_ids(fit.centers, fit.sizes, previous_centroids)
     assigned = assign(spark, prepared, fit, segment_ids)
     assignments = assigned.select(
@@ -339,7 +371,7 @@ def publish_segmentation(
     clock.lap("description")
     fingerprint = tables.input_fingerprint(spark, lake, inputs, prepared.features)
     run = run_record(options, prepared, fit, embedding_version, fingerprint, previous, moved)
-    segments = segments_table(fit, segment_ids, distances, described)
+    segments = segments_table(fit, segment_ids, distances, described, options.stability_floor)
     selection = selection_table(fit, options)
     examples_columns = ["segment_id", "example_rank", "review_key", "similarity"]
     frames = {
@@ -391,7 +423,12 @@ def refit_for_evaluation(
         algorithm=published["algorithm"],
         k=published["k"],
         seed=published["seed"],
+        restarts=published.get("restarts") or SegmentationOptions.restarts,
         weights=json.loads(published["feature_weights"]),
+        # cold, and no stability: a replica is measured against the published run, and
+        # the published centroids saw the held-out reviews
+        subsamples=0,
+        warm_start=False,
     )
     inputs = tables.evaluation_inputs(spark, lake, embedding_version)
     prepared = prepare(inputs, options, spark.sparkContext.defaultParallelism)

@@ -22,15 +22,18 @@ from usersegments.lake import SEGMENTATION, Lake, partition_name
 SCHEMAS = {
     "segments": "segment_id int, segment_name string, user_count long, user_share double, "
     "top_category string, top_category_share double, traits string, top_terms string, "
-    "previous_match_distance double",
+    "previous_match_distance double, stability double, is_stable boolean",
     "profiles": "segment_id int, facet string, feature string, segment_value double, "
     "population_value double, lift double, z double",
     "terms": "segment_id int, term_rank int, term string, score double, lift double, "
     "term_count long, users long",
-    "model_selection": "algorithm string, k int, silhouette double, cost double, "
+    "model_selection": "algorithm string, k int, silhouette double, macro_silhouette double, "
+    "macro_silhouette_noise double, stability double, cost double, "
     "smallest_segment long, is_chosen boolean",
     "runs": "algorithm string, k int, k_selection string, k_min int, k_max int, "
-    "silhouette double, cost double, users long, users_without_text long, "
+    "silhouette double, macro_silhouette double, stability double, unstable_segments int, "
+    "start string, warm_cost_ratio double, restarts int, subsamples int, "
+    "cost double, users long, users_without_text long, "
     "feature_weights string, feature_dims string, embedding_model_version string, "
     "seed long, min_segment_share double, min_segment_size long, "
     "input_fingerprint string, previous_run_id string, previous_input_fingerprint string, "

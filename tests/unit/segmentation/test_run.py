@@ -114,8 +114,9 @@ def test_a_run_publishes_every_table_and_keeps_ids_on_a_rerun(spark, lake):
         k_min=2, k_max=3, max_iter=10, pagerank_iterations=2, min_segment_share=0.1
     )
     first = publish_segmentation(spark, lake, "manual__1", VERSION, options)
-    assert first["k"] == 2 and first["k_selection"] == "silhouette"
+    assert first["k"] == 2 and first["k_selection"].startswith("macro-silhouette")
     assert [s["k"] for s in first["model_selection"]] == [2, 3]
+    assert first["start"] == "cold" and first["stability"] == 1.0
     assert first["users"] == 12 and first["users_without_text"] == 0
     for table in (
         "assignments",
@@ -136,6 +137,7 @@ def test_a_run_publishes_every_table_and_keeps_ids_on_a_rerun(spark, lake):
     assert groups.nunique() == 2
     segments = pd.read_parquet(lake.segmentation("segments", "manual__1"))
     assert sorted(segments.top_category) == ["books", "music"]
+    assert segments.stability.eq(1.0).all() and segments.is_stable.all()
     assert segments.segment_name.is_unique and segments.user_count.sum() == 12
     assert {"guitar", "novel"} <= set(pd.read_parquet(lake.segmentation("terms", "manual__1")).term)
     features = pd.read_parquet(lake.segmentation("features", "manual__1"))
@@ -159,6 +161,7 @@ def test_a_run_publishes_every_table_and_keeps_ids_on_a_rerun(spark, lake):
         == again["previous_input_fingerprint"]
     )
     assert memberships(lake, "manual__2").equals(groups)
+    assert again["start"] == "warm" and again["warm_cost_ratio"] == pytest.approx(1.0)
 
 
 def test_the_evaluation_refit_uses_the_published_settings_and_ids(spark, lake):

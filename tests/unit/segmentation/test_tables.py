@@ -29,6 +29,8 @@ def segments(name: str) -> pd.DataFrame:
                 "traits": "",
                 "top_terms": "",
                 "previous_match_distance": None,
+                "stability": None,
+                "is_stable": None,
             }
         ]
     )
@@ -73,6 +75,13 @@ def runs_row(fingerprint_value: str, at: str) -> pd.DataFrame:
             "k_min": 3,
             "k_max": 3,
             "silhouette": 0.5,
+            "macro_silhouette": 0.5,
+            "stability": None,
+            "unstable_segments": 0,
+            "start": "cold",
+            "warm_cost_ratio": None,
+            "restarts": 10,
+            "subsamples": 5,
             "cost": 1.0,
             "users": 3,
             "users_without_text": 0,

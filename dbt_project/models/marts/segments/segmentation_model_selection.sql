@@ -3,6 +3,9 @@ select
     algorithm,
     k,
     silhouette,
+    macro_silhouette,
+    macro_silhouette_noise,
+    stability,
     cost,
     smallest_segment,
     is_chosen

@@ -55,6 +55,8 @@ select
     segments.top_category_share,
     segments.traits,
     segments.top_terms,
+    segments.stability,
+    segments.is_stable,
     profiles.mean_reviews,
     profiles.mean_rating,
     profiles.mean_rating_lift,

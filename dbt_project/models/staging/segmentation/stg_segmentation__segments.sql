@@ -8,5 +8,7 @@ select
     cast(top_category_share as double precision) as top_category_share,
     nullif(traits, '') as traits,
     nullif(top_terms, '') as top_terms,
-    cast(previous_match_distance as double precision) as previous_match_distance
+    cast(previous_match_distance as double precision) as previous_match_distance,
+    cast(stability as double precision) as stability,
+    cast(is_stable as boolean) as is_stable
 from {{ source('segmentation', 'segments') }}
