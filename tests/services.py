@@ -373,7 +373,7 @@ def wait_for_dag_run(api: str, token: str, dag_id: str, timeout: float, log: Pat
         ]
         if runs and runs[0]["state"] in ("success", "failed"):
             return runs[0]
-        time.sleep(10)
+        time.sleep(3)
     raise AssertionError(f"{dag_id} not finished after {timeout}s:\n{log.read_text()[-5000:]}")
 
 

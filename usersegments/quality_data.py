@@ -70,7 +70,7 @@ def user_segments(spark: SparkSession, settings: Settings, run_id: str, scratch:
     So a user without a segment has a null segment_id, a user assigned twice appears
     twice, an assignment of an unknown user has is_known_user false, and a segment
     without users shows as a row with a null user_key. Each row also carries its
-    segment's actual user count, and the run's stability verdict.
+    segment's actual user count and stability flag, and the run's id-stability verdict.
     """
 
     def read(table: str) -> DataFrame:
@@ -83,7 +83,7 @@ def user_segments(spark: SparkSession, settings: Settings, run_id: str, scratch:
     sizes = assignments.groupBy("segment_id").agg(F.count("*").alias("segment_user_count"))
     segments = (
         read("segments")
-        .select("segment_id", "segment_name")
+        .select("segment_id", "segment_name", F.col("is_stable").alias("segment_is_stable"))
         .join(sizes, "segment_id", "left")
         .fillna(0, ["segment_user_count"])
     )

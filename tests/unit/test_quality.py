@@ -29,7 +29,7 @@ def write_run(lake: Lake, run_id, users, assignments, segments, run=None):
             "assignments",
             pd.DataFrame(assignments, columns=["user_key", "segment_id", "distance_to_centroid"]),
         ),
-        ("segments", pd.DataFrame(segments, columns=["segment_id", "segment_name"])),
+        ("segments", pd.DataFrame(segments, columns=["segment_id", "segment_name", "is_stable"])),
         ("runs", pd.DataFrame([run])),
     ):
         folder = lake.segmentation(name, run_id)
@@ -40,7 +40,7 @@ def write_run(lake: Lake, run_id, users, assignments, segments, run=None):
 GOOD = {
     "users": ["u1", "u2", "u3", "u4"],
     "assignments": [("u1", 1, 0.1), ("u2", 1, 0.2), ("u3", 2, 0.3), ("u4", 2, 0.0)],
-    "segments": [(1, "one"), (2, "two")],
+    "segments": [(1, "one", True), (2, "two", True)],
 }
 
 
@@ -67,7 +67,7 @@ def test_a_clean_segmentation_passes(tmp_path, spark):
             "expect_column_values_to_be_unique(user_key",
         ),
         (
-            {"segments": GOOD["segments"] + [(3, "empty")]},
+            {"segments": GOOD["segments"] + [(3, "empty", True)]},
             "expect_column_values_to_not_be_null(user_key",
         ),
         # u4 is assigned but not a published user
@@ -90,6 +90,13 @@ def test_a_clean_segmentation_passes(tmp_path, spark):
 def test_the_checkpoint_stops_bad_segmentations(tmp_path, spark, changes, failing):
     with pytest.raises(ExpectationsFailed, match=re.escape(failing)):
         check(tmp_path, **changes)
+
+
+def test_an_unstable_segment_is_reported_and_the_run_goes_on(tmp_path, spark):
+    result = check(tmp_path, segments=[(1, "one", True), (2, "two", False)])
+    assert result["success"] and result["failed_soft"] == 1
+    (failure,) = result["failures"]
+    assert failure["column"] == "segment_is_stable" and failure["unexpected_count"] == 2
 
 
 def test_stable_ids_are_required_only_when_inputs_are_unchanged(tmp_path, spark):
