@@ -101,6 +101,23 @@ def top_n(scores: DataFrame, groups: DataFrame, seen: DataFrame, n: int) -> Data
     return first_unseen(wanted.join(ranked(scores), ["group", "item_rank"]), seen, n, "item_rank")
 
 
+def filled(primary: DataFrame, fallback: DataFrame, n: int) -> DataFrame:
+    """Each user's ``primary`` list topped up to n items from their ``fallback`` list
+    (both: user_key, rank, item_id, score), fallback items after the primary ones and
+    none twice: a segment that reviewed fewer items than a user can be shown still gives
+    a full list. O(users x n)."""
+    extra = fallback.join(
+        primary.select("user_key", "item_id"), ["user_key", "item_id"], "left_anti"
+    ).withColumn("rank", F.col("rank") + n)
+    order = Window.partitionBy("user_key").orderBy("rank")
+    return (
+        primary.unionByName(extra)
+        .withColumn("rank", F.row_number().over(order).cast("long"))
+        .where(F.col("rank") <= n)
+        .select("user_key", "rank", "item_id", "score")
+    )
+
+
 def first_unseen(candidates: DataFrame, seen: DataFrame, n: int, order: str) -> DataFrame:
     """Each user's first n candidates by ``order`` that ``seen`` does not hold."""
     unseen = candidates.join(seen, ["user_key", "item_id"], "left_anti")
@@ -244,12 +261,18 @@ def recommend(
     reviews: DataFrame, memberships: DataFrame, config: RecommenderConfig
 ) -> tuple[DataFrame, DataFrame]:
     """(segment_items, user_recommendations) from ``reviews`` and the users' segments
-    (``memberships``: user_key, segment_id)."""
+    (``memberships``: user_key, segment_id); a list the segment cannot fill is topped
+    up with the most popular items overall."""
     items = segment_items(reviews, memberships, config.half_life_days).localCheckpoint()
     seen = reviews.select("user_key", "item_id").distinct()
     scores = items.select(F.col("segment_id").alias("group"), "item_id", "score")
     groups = memberships.select("user_key", F.col("segment_id").alias("group"))
-    users = top_n(scores, groups, seen, config.top_n).join(memberships, "user_key")
+    everyone = memberships.select("user_key", F.lit(ALL_USERS).alias("group"))
+    popular = top_n(
+        item_scores(reviews, everyone, config.half_life_days), everyone, seen, config.top_n
+    )
+    lists = filled(top_n(scores, groups, seen, config.top_n), popular, config.top_n)
+    users = lists.join(memberships, "user_key")
     return items, users.select("user_key", "rank", "item_id", "score", "segment_id")
 
 
@@ -276,13 +299,16 @@ def evaluation_recommendations(
     segments = memberships.select("user_key", F.col("segment_id").alias("group"))
     everyone = memberships.select("user_key", F.lit(ALL_USERS).alias("group"))
     k, half_life = config.top_n, config.half_life_days
+    popular = top_n(
+        item_scores(train, everyone, half_life), everyone.join(users, "user_key"), seen, k
+    )
+    segment = top_n(
+        item_scores(train, segments, half_life), segments.join(users, "user_key"), seen, k
+    )
     return {
-        "segment_popularity": top_n(
-            item_scores(train, segments, half_life), segments.join(users, "user_key"), seen, k
-        ),
-        "global_popularity": top_n(
-            item_scores(train, everyone, half_life), everyone.join(users, "user_key"), seen, k
-        ),
+        # as published: the segment's ranking, topped up with global popularity
+        "segment_popularity": filled(segment, popular, k),
+        "global_popularity": popular,
         "random": random_top_n(users, catalogue, seen, k, config.seed),
     }
 

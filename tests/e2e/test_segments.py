@@ -133,7 +133,9 @@ def test_every_segmentation_run_is_an_mlflow_run_with_its_report(full_run):
     assert logged.data.metrics["stability"] == pytest.approx(run["stability"])
     history = client.get_metric_history(logged.info.run_id, "k_sweep.macro_silhouette")
     assert sorted(m.step for m in history) == list(range(3, 11))
-    segments = [m for m in logged.data.metrics if m.endswith(".stability")]
+    segments = [
+        m for m in logged.data.metrics if m.startswith("segment_") and m.endswith(".stability")
+    ]
     assert len(segments) == run["k"]
     artifacts = {a.path for a in client.list_artifacts(logged.info.run_id)}
     assert {"report.html", "segments.json"} <= artifacts

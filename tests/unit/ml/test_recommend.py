@@ -14,6 +14,7 @@ from ml.recommend import (
     evaluate,
     exact_mean,
     exact_sum,
+    filled,
     item_scores,
     random_top_n,
     ranking_metrics,
@@ -98,6 +99,17 @@ def test_top_n_excludes_seen_items_and_follows_the_group(spark, frame):
     groups = memberships(spark, {"a": 1, "b": 2}, "group")
     seen = frame([("a", "x")], PAIRS)
     assert lists(top_n(scores, groups, seen, n=2)) == {"a": ["y", "z"], "b": ["z"]}
+
+
+def test_a_short_segment_list_is_topped_up_with_popular_items(frame):
+    columns = "user_key string, rank long, item_id string, score double"
+    segment = frame([("b", 1, "z", 9.0)], columns)
+    popular = frame([("b", 1, "z", 5.0), ("b", 2, "w", 4.0), ("b", 3, "v", 3.0)], columns)
+    topped = filled(segment, popular, n=2).orderBy("rank").collect()
+    # the segment's item first, with its own score; then the best popular one not in it
+    assert [(r["rank"], r["item_id"], r["score"]) for r in topped] == [(1, "z", 9.0), (2, "w", 4.0)]
+    full = frame([("a", 1, "y", 2.0), ("a", 2, "x", 1.0)], columns)
+    assert lists(filled(full, frame([("a", 1, "w", 8.0)], columns), n=2)) == {"a": ["y", "x"]}
 
 
 def test_sums_do_not_depend_on_the_order_of_the_rows(frame):
