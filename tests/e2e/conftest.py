@@ -8,7 +8,11 @@
 
 What each costs on 2 cores is in docs/testing.md. Tests must not add runs to a shared
 data folder unless they say so (``test_rerun_is_idempotent`` does, on purpose: a rerun
-of the demo's data); the others copy what they change.
+of the two-file run's data); the others copy what they change.
+
+``make test`` runs two pytest-xdist workers (``--dist loadgroup``): a session fixture is
+made once per worker, so every test that reads one of the runs is put in that run's
+group, and a group runs whole on one worker, in file order.
 """
 
 from __future__ import annotations
@@ -29,6 +33,18 @@ from usersegments.airflow_cli import airflow_env
 from usersegments.config import PROJECT_DIR, Settings
 
 DAG_ID = "user_segments_pipeline"
+# the session runs whose tests share a worker (see above)
+SESSION_RUNS = ("full_run", "two_file_run")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's hook reads the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        runs = [run for run in SESSION_RUNS if run in item.fixturenames]
+        if len(runs) > 1:
+            raise pytest.UsageError(f"{item.nodeid} reads {runs}: each would run on its worker")
+        if runs:
+            item.add_marker(pytest.mark.xdist_group(runs[0]))
 
 
 @dataclass
