@@ -101,7 +101,7 @@ def user_segments_pipeline():
         from ml.segmentation_runs import log_segmentation
         from usersegments.segment_report import write_report
 
-        report = write_report(SETTINGS, run_id)
+        report = write_report(BUILD, run_id)  # the history marts are in the run's build
         log_segmentation(SETTINGS, run_id, report)  # the run in MLflow, report attached
         return str(report)
 

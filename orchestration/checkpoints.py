@@ -21,7 +21,10 @@ def expectation_parameters(checkpoint: str, params: dict, settings: Settings) ->
     if checkpoint == "user_segments":
         from usersegments.quality import min_segment_size
 
-        return {"min_segment_size": min_segment_size(settings, params["min_segment_share"])}
+        return {
+            "min_segment_size": min_segment_size(settings, params["min_segment_share"]),
+            "max_moved_share": params["max_moved_share"],
+        }
     if checkpoint == "recommendations":
         return {"top_n": params["recommendation_count"]}
     return {}

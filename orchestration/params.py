@@ -11,12 +11,14 @@ from airflow.sdk import Param
 
 from ml.config import GatePolicy, RecommenderConfig
 from usersegments.ingest import IngestPolicy
+from usersegments.quality import DriftLimits
 from usersegments.segmentation.options import ALGORITHMS, DEFAULT_WEIGHTS, SegmentationOptions
 
 SEGMENTATION = SegmentationOptions()
 INGEST = IngestPolicy()
 RECOMMENDER = RecommenderConfig()
 GATE = GatePolicy()
+DRIFT = DriftLimits()
 
 INPUTS = "Inputs"
 SEGMENTATION_SECTION = "Segmentation"
@@ -89,6 +91,18 @@ PIPELINE_PARAMS = {
         maximum=0.5,
         title="Smallest segment (share of users)",
         description="k with a smaller segment is not chosen; a run with one fails its expectations.",
+        section=SEGMENTATION_SECTION,
+    ),
+    "max_moved_share": Param(
+        DRIFT.max_moved_share,
+        type="number",
+        minimum=0,
+        maximum=1,
+        title="Largest drift (share of users moved)",
+        description=(
+            "Of the users in both this run and the previous one, the largest share that "
+            "may change segment before the segments checkpoint warns (a strict run stops)."
+        ),
         section=SEGMENTATION_SECTION,
     ),
     "feature_weights": Param(

@@ -8,7 +8,8 @@ committed JSON). Each checkpoint validates one table, named after it:
 - ``user_features``: the per-user features, before the marts are published;
 - ``review_embeddings``: the review vectors, between embedding and segmentation;
 - ``user_segments``: the segmentation run's assignments and segments, before the segment
-  marts are published (needs the expectation parameter ``min_segment_size``);
+  marts are published (needs the expectation parameters ``min_segment_size`` and
+  ``max_moved_share``: the drift limit, soft);
 - ``user_scores``: every scoring run's scores against the current users, before the
   scoring DAG publishes them (needs ``expected_new_scores``: users read minus users
   already scored).
@@ -30,6 +31,7 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,14 @@ GX_PROJECT_DIR = PROJECT_DIR / "expectations"
 
 # one per validated table: expectations/gx/checkpoints/<name>.json
 CHECKPOINTS = sorted(p.stem for p in (GX_PROJECT_DIR / "gx" / "checkpoints").glob("*.json"))
+
+
+@dataclass(frozen=True)
+class DriftLimits:
+    """How far a run may move the users of the previous run before its checkpoint
+    warns (soft; a strict run stops): the share of shared users whose segment changed."""
+
+    max_moved_share: float = 0.3
 
 
 class ExpectationsFailed(RuntimeError):

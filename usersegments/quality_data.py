@@ -70,7 +70,8 @@ def user_segments(spark: SparkSession, settings: Settings, run_id: str, scratch:
     So a user without a segment has a null segment_id, a user assigned twice appears
     twice, an assignment of an unknown user has is_known_user false, and a segment
     without users shows as a row with a null user_key. Each row also carries its
-    segment's actual user count and stability flag, and the run's id-stability verdict.
+    segment's actual user count and stability flag, the run's id-stability verdict and
+    its drift from the previous run.
     """
 
     def read(table: str) -> DataFrame:
@@ -93,7 +94,17 @@ def user_segments(spark: SparkSession, settings: Settings, run_id: str, scratch:
         .withColumn("is_known_user", known("is_known_user"))
         .join(segments, "segment_id", "full_outer")
         .withColumn("ids_stable_if_input_unchanged", F.lit(ids_stable(run.asDict())))
+        .withColumn(
+            "moved_share_since_previous_run", F.lit(moved_share(run.asDict())).cast("double")
+        )
     )
+
+
+def moved_share(run: dict) -> float | None:
+    """The share of the users of both this run and the previous one whose segment id
+    changed (the drift the checkpoint limits); None for a first run."""
+    unchanged = run["unchanged_id_share"]
+    return None if unchanged is None else 1.0 - float(unchanged)
 
 
 def ids_stable(run: dict) -> bool:

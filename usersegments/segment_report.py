@@ -3,7 +3,10 @@ run's artifacts (``runs/<run id>/segments/report.html``).
 
 It shows the users in 2-D (the first two principal components of the fused features,
 coloured by segment), segment sizes, how k was chosen (silhouette and cost per k),
-the profile table, category mix, distinctive terms and representative reviews.
+the profile table, category mix, distinctive terms and representative reviews, and the
+history: segment sizes over every run and where this run's users came from (the
+warehouse's segment_size_history and segment_migrations marts, which the pipeline
+builds just before the report).
 
     python -m usersegments.segment_report --run-id <run id>
 """
@@ -19,7 +22,8 @@ from pathlib import Path
 import pandas as pd
 
 from usersegments.config import Settings
-from usersegments.warehouse import read_segmentation
+from usersegments.lake import partition_name
+from usersegments.warehouse import query, read_segmentation
 
 PROJECTION_SAMPLE = 5000
 PROFILE_FEATURES = (
@@ -48,6 +52,67 @@ def read_run(settings: Settings, run_id: str) -> dict[str, pd.DataFrame]:
             [str(folder / "*.parquet"), PROJECTION_SAMPLE],
         ).df()
     return run
+
+
+def read_history(settings: Settings, run_id: str) -> dict[str, pd.DataFrame]:
+    """Every run's segment sizes (runs x k rows) and this run's migrations (at most
+    (k + 1)^2 rows) from the warehouse's history marts."""
+    run = partition_name(run_id)  # ids in the marts are partition names: no quotes
+    return {
+        "sizes": query(
+            settings,
+            "select segmented_at, segment_id, user_count from segment_size_history "
+            "order by segmented_at, segment_id",
+        ),
+        "migrations": query(
+            settings,
+            "select from_segment_id, to_segment_id, user_count from segment_migrations "
+            f"where run_id = '{run}'",
+        ),
+    }
+
+
+def _history_plots(history: dict[str, pd.DataFrame]) -> str:
+    """Segment sizes per run (a line per segment id) and this run's migration matrix
+    (rows: segment in the run before, or joined; columns: segment now, or left)."""
+    import matplotlib.pyplot as plt
+
+    sizes = history["sizes"].pivot_table(
+        index="segmented_at", columns="segment_id", values="user_count", fill_value=0
+    )
+    figure, axes = plt.subplots(figsize=(8, 4))
+    for segment in sizes.columns:
+        axes.plot(sizes.index, sizes[segment], marker="o", label=str(segment))
+    axes.set_ylabel("users")
+    axes.set_title(f"Segment sizes over {len(sizes)} runs")
+    axes.legend(title="segment", fontsize=7, ncol=2)
+    figure.autofmt_xdate()
+    over_time = _png(figure)
+
+    moves = history["migrations"].assign(
+        before=lambda m: _segment_labels(m["from_segment_id"], "joined"),
+        now=lambda m: _segment_labels(m["to_segment_id"], "left"),
+    )
+    matrix = moves.pivot_table(
+        index="before", columns="now", values="user_count", aggfunc="sum", fill_value=0
+    )
+    figure, axes = plt.subplots(figsize=(1.5 + 0.6 * len(matrix.columns), 1 + 0.5 * len(matrix)))
+    axes.imshow(matrix.to_numpy(), cmap="Blues")
+    axes.set_xticks(range(len(matrix.columns)), matrix.columns)
+    axes.set_yticks(range(len(matrix.index)), matrix.index)
+    darkest = matrix.to_numpy().max()
+    for (row, column), users in pd.DataFrame(matrix.to_numpy()).stack().items():
+        colour = "white" if users > darkest / 2 else "black"
+        axes.text(column, row, f"{users:,}", ha="center", va="center", fontsize=7, color=colour)
+    axes.set_xlabel("segment in this run")
+    axes.set_ylabel("segment in the run before")
+    axes.set_title("Where this run's users came from")
+    return over_time + _png(figure)
+
+
+def _segment_labels(segment_ids: pd.Series, missing: str) -> pd.Series:
+    """Segment ids as axis labels; a null (no segment on that side) as ``missing``."""
+    return segment_ids.astype("object").map(lambda s: missing if pd.isna(s) else str(int(s)))
 
 
 def _png(figure) -> str:
@@ -162,7 +227,12 @@ def _stability_sentence(info: pd.Series) -> str:
     )
 
 
-def render(run_id: str, run: dict[str, pd.DataFrame], reviews: pd.DataFrame) -> str:
+def render(
+    run_id: str,
+    run: dict[str, pd.DataFrame],
+    reviews: pd.DataFrame,
+    history: dict[str, pd.DataFrame],
+) -> str:
     plots = _plots(run)
     info = run["runs"].iloc[0]
     segments = run["segments"].sort_values("segment_id")
@@ -223,6 +293,7 @@ img{{max-width:100%}}</style></head><body>
 <h2>Segments</h2>{_table(profile_table)}
 {plots["sizes"]}
 <h2>Users in two dimensions</h2>{plots["projection"]}
+<h2>Segments over runs</h2>{_history_plots(history)}
 <h2>How k was chosen</h2>{plots["choice"]}{_table(run["model_selection"].sort_values("k"))}
 <h2>Category mix (share of each segment's reviews)</h2>{_table(categories.reset_index())}
 <h2>Distinctive terms (class-based TF-IDF)</h2>{_table(terms.reset_index().rename(columns={"term": "top terms"}))}
@@ -233,6 +304,8 @@ img{{max-width:100%}}</style></head><body>
 
 
 def write_report(settings: Settings, run_id: str) -> Path:
+    """The report of ``run_id``; ``settings``: the warehouse whose history marts hold
+    the run (the pipeline's build of it, before it is published)."""
     run = read_run(settings, run_id)
     keys = run["examples"]["review_key"].tolist()
     reviews = pd.read_parquet(
@@ -242,7 +315,8 @@ def write_report(settings: Settings, run_id: str) -> Path:
     )
     out = settings.run_dir(run_id) / "segments" / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(run_id, run, reviews), encoding="utf-8")
+    history = read_history(settings, run_id)
+    out.write_text(render(run_id, run, reviews, history), encoding="utf-8")
     return out
 
 

@@ -159,6 +159,24 @@ def test_rerun_is_idempotent(two_file_run):
     run_id, ari, unchanged_ids, input_unchanged, shared = run
     assert run_id != first_run[0]
     assert (ari, unchanged_ids, input_unchanged, shared) == (1.0, 1.0, True, users)
+    # the history marts: every user stayed in the segment of the same id, none drifted
+    with connect(settings) as con:
+        moves = con.execute(
+            "select previous_run_id, movement, sum(user_count) from segment_migrations "
+            "where run_id = ? group by all",
+            [run_id],
+        ).fetchall()
+        drift = con.execute(
+            "select shared_users, moved_share, segments_born, segments_gone, "
+            "max_centroid_shift < 1e-6 from segmentation_drift where run_id = ?",
+            [run_id],
+        ).fetchall()
+        sizes = con.sql(
+            "select run_id, count(*), sum(user_count) from segment_size_history group by run_id"
+        ).fetchall()
+    assert moves == [(first_run[0], "stayed", users)]
+    assert drift == [(users, 0.0, 0, 0, True)]
+    assert sorted(sizes) == sorted([(first_run[0], 3, users), (run_id, 3, users)])
     # the same lists and the same offline evaluation (refit included), under the new run
     assert first_recommendations[1], "the first run was evaluated"
     assert recommendations() == first_recommendations

@@ -106,7 +106,9 @@ def test_the_run_writes_its_segment_report(full_run):
     run = latest_run(full_run.settings)
     report = full_run.settings.run_dir(run["run_id"]) / "segments" / "report.html"
     text = report.read_text()
-    assert len(re.findall(r'<img alt="" src="data:image/png;base64,', text)) == 3
+    # users in 2-D, sizes, sizes over runs, migrations, the k choice
+    assert len(re.findall(r'<img alt="" src="data:image/png;base64,', text)) == 5
+    assert "<h2>Segments over runs</h2>" in text
     with connect(full_run.settings) as con:
         names = [n for (n,) in con.sql("select segment_name from segments").fetchall()]
     import html

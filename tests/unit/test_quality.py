@@ -44,11 +44,17 @@ GOOD = {
 }
 
 
-def check(tmp_path, **changes):
+def check(tmp_path, strict=False, **changes):
     """The checkpoint as the pipeline runs it (on the unit tests' Spark session)."""
     settings = Settings(data_dir=tmp_path, source_dir=tmp_path)
     write_run(settings.lake, "r1", **{**GOOD, **changes})
-    return run_checkpoint("user_segments", settings, "r1", parameters={"min_segment_size": 2})
+    return run_checkpoint(
+        "user_segments",
+        settings,
+        "r1",
+        parameters={"min_segment_size": 2, "max_moved_share": 0.6},
+        strict=strict,
+    )
 
 
 def test_a_clean_segmentation_passes(tmp_path, spark):
@@ -97,6 +103,18 @@ def test_an_unstable_segment_is_reported_and_the_run_goes_on(tmp_path, spark):
     assert result["success"] and result["failed_soft"] == 1
     (failure,) = result["failures"]
     assert failure["column"] == "segment_is_stable" and failure["unexpected_count"] == 2
+
+
+def test_drift_past_the_limit_is_reported_and_a_strict_run_stops(tmp_path, spark):
+    drifted = {"run": {"unchanged_id_share": 0.25}}  # 75% moved; the limit is 60%
+    result = check(tmp_path, **drifted)
+    assert result["success"] and result["failed_soft"] == 1
+    (failure,) = result["failures"]
+    assert failure["column"] == "moved_share_since_previous_run"
+    with pytest.raises(ExpectationsFailed, match="moved_share_since_previous_run"):
+        check(tmp_path, strict=True, **drifted)
+    # a first run has nothing to drift from
+    assert check(tmp_path, run={"unchanged_id_share": None})["failed_soft"] == 0
 
 
 def test_stable_ids_are_required_only_when_inputs_are_unchanged(tmp_path, spark):
