@@ -12,7 +12,7 @@ export USERSEGMENTS_JARS_DIR ?= $(CURDIR)/var/jars
 AIRFLOW := $(PY) -m usersegments.airflow_cli
 DAG_ID := user_segments_pipeline
 
-.PHONY: help setup install jars encoder manifest key airflow-db postgres demo test test-unit test-e2e lint format bench bench-embedding bench-segmentation bench-scale synthetic up mlflow-ui promote rollback model-history lock clean
+.PHONY: help setup install jars encoder manifest key airflow-db postgres demo backfill test test-unit test-e2e lint format bench bench-embedding bench-segmentation bench-scale synthetic up mlflow-ui promote rollback model-history lock clean
 
 help:
 	@echo "make setup   install everything pinned (Python env, JVM jars, dbt manifest, Airflow DB)"
@@ -21,6 +21,7 @@ help:
 	@echo "make test-unit   the unit tests only: no pipeline run, about two minutes"
 	@echo "make lint    ruff (Python) and sqlfluff (dbt SQL) checks; make format fixes what they can"
 	@echo "make up      Airflow UI on http://127.0.0.1:8080 (login: admin, password printed)"
+	@echo "make backfill FROM=2013-01-01 TO=2019-01-01   the pipeline's yearly runs over the history (with make up running)"
 	@echo "make mlflow-ui                MLflow UI on http://127.0.0.1:5000 (runs, models, registry)"
 	@echo "make promote VERSION=N        make version N of the interest classifier the champion"
 	@echo "make rollback                 give champion back to the version before its last promotion"
@@ -80,6 +81,13 @@ demo: key airflow-db
 # Two workers: a pipeline run leaves a core idle most of the time (task processes,
 # imports, JVM starts), so the two-file run's tests and the demo's run side by side.
 TEST_WORKERS ?= 2
+# Airflow's own backfill of the pipeline's intervals: a run per interval whose logical
+# date is in [FROM, TO], each seeing the reviews before its interval's end. The
+# scheduler runs them (one at a time), so `make up` must be running.
+backfill: key airflow-db
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD"; exit 2; }
+	$(AIRFLOW) backfill create --dag-id $(DAG_ID) --from-date $(FROM) --to-date $(TO)
+
 test:
 	$(PY) -m pytest --numprocesses $(TEST_WORKERS) --dist loadgroup tests/unit tests/e2e
 

@@ -14,6 +14,10 @@ them, `publish_warehouse` replaces the published ones in one transaction. A fail
 expectation stops everything downstream: analysts keep the previous run's tables, never
 half of one. `load_*` and `export_marts` move tables between the lake and a PostgreSQL
 warehouse (production profile). `score_new_users` runs when this DAG publishes segments.
+
+Data intervals: on its schedule (yearly by default) or in a backfill (`make backfill`,
+Airflow's own), a run sees the reviews before its data interval's end, the platform as
+it was then; a manual run without a logical date sees everything.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from orchestration.assets import (
 )
 from orchestration.checkpoints import PIPELINE_CHECKPOINTS, expectation_parameters
 from orchestration.params import PIPELINE_PARAMS
-from orchestration.tasks import dbt_group, spark_job, warehouse_pool
+from orchestration.tasks import AS_OF, dbt_group, spark_job, warehouse_pool
 from orchestration.warehouse import export_marts, load, publish, start_build
 from usersegments.config import Settings
 
@@ -39,6 +43,7 @@ SETTINGS = Settings.from_env()
 BUILD = SETTINGS.for_build()  # the run's tables, until they are published
 RUN = ["--run-id", "{{ run_id }}"]
 SEGMENTATION = [
+    *("--as-of", AS_OF),
     *("--algorithm", "{{ params.segmentation_algorithm }}"),
     *("--k", "{{ params.segment_count or 0 }}"),
     *("--min-segment-share", "{{ params.min_segment_share }}"),
@@ -48,8 +53,10 @@ SEGMENTATION = [
 
 @dag(
     dag_id="user_segments_pipeline",
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    # yearly by default (USERSEGMENTS_PIPELINE_SCHEDULE); the reviews start in 2001, so
+    # a backfill can replay the history from there
+    schedule=SETTINGS.pipeline_schedule,
+    start_date=pendulum.datetime(2001, 1, 1, tz="UTC"),
     catchup=False,
     # The embedded DuckDB warehouse takes one writing process at a time: one task at a
     # time. PostgreSQL takes concurrent writers: independent dbt nodes side by side.

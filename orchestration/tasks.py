@@ -16,6 +16,14 @@ from usersegments.config import DBT_PROJECT_DIR, MANIFEST_PATH, Settings
 from usersegments.encoder import encoder_dir
 from usersegments.spark import SPARK_JOBS_DIR, spark_conf, staged_jars
 
+# The "as of" a run sees: its data interval's end (UTC), for a scheduled or backfilled
+# run and a manual one given a logical date; empty (everything) for a manual run
+# without one. dbt takes it as the var ``as_of``, the segmentation job as --as-of.
+AS_OF = (
+    "{{ data_interval_end.in_timezone('UTC').strftime('%Y-%m-%d %H:%M:%S') "
+    "if data_interval_end else '' }}"
+)
+
 
 class ManifestMissing(RuntimeError):
     pass
@@ -78,7 +86,7 @@ def dbt_group(tag: str, settings: Settings):
 
     return DbtTaskGroup(
         group_id=f"dbt_{tag}",
-        operator_args={"pool": warehouse_pool(settings)},
+        operator_args={"pool": warehouse_pool(settings), "vars": {"as_of": AS_OF}},
         **task_group_args(f"tag:{tag}", settings),
     )
 

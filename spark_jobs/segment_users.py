@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from usersegments.encoder import read_manifest
@@ -28,6 +29,11 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Segmentation
     parser.add_argument("--lake-dir", required=True, help="clean/, embeddings/ in; segments/ out")
     parser.add_argument("--encoder-dir", required=True, help="whose user embeddings to use")
     parser.add_argument("--run-id", required=True)
+    parser.add_argument(
+        "--as-of",
+        default="",
+        help="the run's as-of (UTC 'YYYY-MM-DD HH:MM:SS'), recorded on it; empty: none",
+    )
     parser.add_argument("--algorithm", default=DEFAULTS.algorithm, choices=ALGORITHMS)
     parser.add_argument(
         "--k", type=int, default=0, help="force k (0: choose by macro-silhouette and stability)"
@@ -90,6 +96,10 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Segmentation
     return args, options
 
 
+def parse_as_of(value: str) -> datetime | None:
+    return datetime.strptime(value, "%Y-%m-%d %H:%M:%S") if value else None
+
+
 def main(argv: list[str] | None = None) -> dict:
     from usersegments.segmentation.run import publish_segmentation
     from usersegments.spark import run_job
@@ -100,7 +110,9 @@ def main(argv: list[str] | None = None) -> dict:
     return run_job(
         "segment_users",
         lake.spark_checkpoints,
-        lambda spark: publish_segmentation(spark, lake, args.run_id, version, options),
+        lambda spark: publish_segmentation(
+            spark, lake, args.run_id, version, options, parse_as_of(args.as_of)
+        ),
         args.report,
     )
 

@@ -386,6 +386,9 @@ def task_states(api: str, token: str, dag_id: str, run_id: str) -> dict[str, str
 def airflow_up(env: dict[str, str], log: Path, dag_ids: list[str]):
     """`make up`'s launcher (usersegments.airflow_cli up) with these settings; yields
     the API's URL and a token once the DAGs are parsed, and unpaused."""
+    # the tests trigger their own runs: on its schedule, the pipeline would start one
+    # for its latest interval as soon as it is unpaused
+    env = {**env, "USERSEGMENTS_PIPELINE_SCHEDULE": "none"}
     airflow = subprocess.Popen(
         [sys.executable, "-m", "usersegments.airflow_cli", "up"],
         env=env,

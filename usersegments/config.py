@@ -90,6 +90,11 @@ class PostgresSettings:
     password: str = field(repr=False)
 
 
+def schedule_setting(value: str) -> str | None:
+    """USERSEGMENTS_PIPELINE_SCHEDULE: "none" (or empty) for manual runs only."""
+    return None if value.strip().lower() in ("", "none") else value.strip()
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -112,6 +117,10 @@ class Settings:
     # which changes only when every gate has passed (usersegments.publish).
     building: bool = False
     encoder_precision: str = "fp32"
+    # The pipeline DAG's schedule (a cron preset or expression): a scheduled or
+    # backfilled run sees the reviews before its data interval's end. None: manual
+    # runs only (USERSEGMENTS_PIPELINE_SCHEDULE=none).
+    pipeline_schedule: str | None = "@yearly"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -142,6 +151,9 @@ class Settings:
             postgres=postgres_settings(env) if profile == "production" else None,
             pseudonym_key=env.get("USERSEGMENTS_PSEUDONYM_KEY") or None,
             encoder_precision=precision,
+            pipeline_schedule=schedule_setting(
+                env.get("USERSEGMENTS_PIPELINE_SCHEDULE", cls.pipeline_schedule)
+            ),
         )
 
     @property

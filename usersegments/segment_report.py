@@ -61,8 +61,8 @@ def read_history(settings: Settings, run_id: str) -> dict[str, pd.DataFrame]:
     return {
         "sizes": query(
             settings,
-            "select segmented_at, segment_id, user_count from segment_size_history "
-            "order by segmented_at, segment_id",
+            "select coalesce(as_of, segmented_at) as seen_at, segmented_at, segment_id, "
+            "user_count from segment_size_history order by seen_at, segmented_at, segment_id",
         ),
         "migrations": query(
             settings,
@@ -77,13 +77,16 @@ def _history_plots(history: dict[str, pd.DataFrame]) -> str:
     (rows: segment in the run before, or joined; columns: segment now, or left)."""
     import matplotlib.pyplot as plt
 
+    # a run per row (a rerun of an as-of is a run of its own), placed at its as-of
     sizes = history["sizes"].pivot_table(
-        index="segmented_at", columns="segment_id", values="user_count", fill_value=0
+        index=["seen_at", "segmented_at"], columns="segment_id", values="user_count", fill_value=0
     )
+    seen_at = sizes.index.get_level_values("seen_at")
     figure, axes = plt.subplots(figsize=(8, 4))
     for segment in sizes.columns:
-        axes.plot(sizes.index, sizes[segment], marker="o", label=str(segment))
+        axes.plot(seen_at, sizes[segment], marker="o", label=str(segment))
     axes.set_ylabel("users")
+    axes.set_xlabel("as of (a manual run: when it ran)")
     axes.set_title(f"Segment sizes over {len(sizes)} runs")
     axes.legend(title="segment", fontsize=7, ncol=2)
     figure.autofmt_xdate()
@@ -206,6 +209,11 @@ def _choice_plot(selection: pd.DataFrame) -> str:
     return _png(figure)
 
 
+def _as_of(info: pd.Series) -> str:
+    as_of = info.get("as_of")
+    return "every review" if as_of is None or pd.isna(as_of) else f"reviews before {as_of} UTC"
+
+
 def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(
         index=False, border=0, classes="t", float_format=lambda v: f"{v:,.3g}", escape=True
@@ -285,7 +293,7 @@ table.t{{border-collapse:collapse;font-size:13px;margin:1em 0}}
 table.t td,table.t th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}}
 img{{max-width:100%}}</style></head><body>
 <h1>User segments</h1>
-<p>Run <code>{html.escape(run_id)}</code>, {info["segmented_at"]} UTC:
+<p>Run <code>{html.escape(run_id)}</code>, {info["segmented_at"]} UTC, {_as_of(info)}:
 {info["algorithm"]}, k = {info["k"]} ({html.escape(info["k_selection"])}), silhouette {info["silhouette"]:.4f},
 {info["users"]:,} users; feature weights {html.escape(info["feature_weights"])};
 {info["restarts"]} starts per fit, {info["start"]} start; {stability}.

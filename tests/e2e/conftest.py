@@ -83,15 +83,20 @@ def pipeline_env(data_dir: Path, source_dir: Path) -> dict[str, str]:
 
 
 def run_pipeline(
-    data_dir: Path, source_dir: Path, conf: dict | None = None, stop_after: str | None = None
+    data_dir: Path,
+    source_dir: Path,
+    conf: dict | None = None,
+    stop_after: str | None = None,
+    logical_date: str | None = None,
 ) -> PipelineRun:
     """`airflow dags test` of the pipeline DAG in its own data folder and Airflow home;
-    ``stop_after``: a task whose downstream tasks are marked successful, not run."""
+    ``stop_after``: a task whose downstream tasks are marked successful, not run;
+    ``logical_date``: the run's (then it has a data interval, as a scheduled run)."""
     env = pipeline_env(data_dir, source_dir)
     if not (data_dir / "airflow" / "airflow.db").exists():
         migrated = run_airflow(env, "init")
         assert migrated.returncode == 0, migrated.stderr[-3000:]
-    args = ["dags", "test", DAG_ID]
+    args = ["dags", "test", DAG_ID, *([logical_date] if logical_date else [])]
     if conf:
         args += ["--conf", json.dumps(conf)]
     if stop_after:

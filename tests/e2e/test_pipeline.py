@@ -272,3 +272,45 @@ def test_failed_hard_expectation_stops_everything_downstream(tmp_path, real_sour
             t for (t,) in con.sql("select table_name from information_schema.tables").fetchall()
         }
     assert tables.isdisjoint({"reviews", "users", "items", "stg_amazon__reviews"})
+
+
+def test_a_run_sees_only_the_reviews_before_its_data_interval_end(tmp_path, real_source_dir):
+    """A run with a logical date, as a scheduled or backfilled one, builds its tables
+    from the reviews before its data interval's end; stopped once the marts are built."""
+    import sqlite3
+
+    import pandas as pd
+
+    run = run_pipeline(
+        tmp_path / "data",
+        real_source_dir,
+        conf={"source_files": TWO_FILES_CONF["source_files"]},
+        stop_after="export_marts",
+        logical_date="2016-01-01",
+    )
+    assert run.result.returncode == 0, run.log[-5000:]
+    with sqlite3.connect(run.settings.data_dir / "airflow" / "airflow.db") as db:
+        (end,) = db.execute(
+            "select data_interval_end from dag_run where run_id = ?", [newest_run_id(run)]
+        ).fetchone()
+    end = pd.Timestamp(end)  # UTC, naive as the warehouse's timestamps
+    as_of = (end.tz_convert("UTC") if end.tzinfo else end).tz_localize(None)
+    assert pd.Timestamp("2015-01-01") <= as_of <= pd.Timestamp("2017-01-01"), end
+
+    with duckdb.connect(str(run.settings.for_build().warehouse_path), read_only=True) as con:
+        staged_before, staged_after = con.execute(
+            "select count(*) filter (where reviewed_at < ?), count(*) filter (where reviewed_at >= ?) "
+            "from stg_amazon__reviews",
+            [as_of, as_of],
+        ).fetchone()
+        counted, latest = con.sql(
+            "select sum(duplicate_count), max(reviewed_at) from int_reviews__deduplicated"
+        ).fetchone()
+        mart_latest, mart_users = con.sql(
+            "select max(reviewed_at), count(distinct user_key) from reviews"
+        ).fetchone()
+        users = con.sql("select count(*) from users").fetchone()[0]
+    # every staged review before the as-of, and none after it, reaches the models
+    assert staged_after > 0 and counted == staged_before
+    assert latest < as_of and mart_latest < as_of
+    assert users == mart_users

@@ -84,7 +84,8 @@ def test_the_loader_reads_what_dbt_duckdb_reads(tmp_path):
         "model_selection",
     }
     assert locations["runs"] == (
-        f"read_parquet('{tmp_path}/lake/segments/runs/*/*.parquet', hive_partitioning = true)"
+        f"read_parquet('{tmp_path}/lake/segments/runs/*/*.parquet', hive_partitioning = true, "
+        "union_by_name = true)"
     )
     with pytest.raises(KeyError, match="no dbt source named 'nope'"):
         source_locations("nope", settings)
@@ -155,3 +156,10 @@ def test_the_generated_key_and_the_data_folder_are_the_owners_alone(tmp_path):
     before = key.read_text()
     assert ensure_pseudonym_key(Settings(data_dir=data_dir, source_dir=tmp_path)) == key
     assert key.read_text() == before
+
+
+def test_the_schedule_is_a_setting():
+    assert Settings.from_env({}).pipeline_schedule == "@yearly"
+    monthly = {"USERSEGMENTS_PIPELINE_SCHEDULE": "@monthly"}
+    assert Settings.from_env(monthly).pipeline_schedule == "@monthly"
+    assert Settings.from_env({"USERSEGMENTS_PIPELINE_SCHEDULE": "none"}).pipeline_schedule is None

@@ -87,7 +87,7 @@ def test_segmentation_params_reach_the_spark_job():
     }
     env = task.get_template_env()
     rendered = [
-        env.from_string(arg).render(params=params, run_id="manual__1")
+        env.from_string(arg).render(params=params, run_id="manual__1", data_interval_end=None)
         for arg in task.application_args
     ]
     pairs = dict(zip(rendered[::2], rendered[1::2], strict=True))
@@ -103,6 +103,26 @@ def test_segmentation_params_reach_the_spark_job():
         env.from_string("{{ params.segment_count or 0 }}").render(params={"segment_count": None})
         == "0"
     )
+
+
+def test_a_run_sees_the_reviews_before_its_data_interval_end():
+    """Yearly by default (a cron trigger: the data interval ends at the run's time); the
+    interval's end (UTC) is the as-of dbt and the segmentation job get; a manual run
+    without a logical date has none and sees everything."""
+    import pendulum
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(PROJECT_DIR / "dags"))
+    dag = bag.dags["user_segments_pipeline"]
+    assert dag.schedule == "@yearly"
+    segment = dag.get_task("segment_users")
+    clean = next(t for t in dag.tasks if t.task_id.startswith("dbt_clean."))
+    as_of = segment.application_args[segment.application_args.index("--as-of") + 1]
+    assert clean.vars == {"as_of": as_of}
+    env = segment.get_template_env()
+    end = pendulum.datetime(2016, 1, 1, tz="Europe/Paris")  # 2015-12-31 23:00 UTC
+    assert env.from_string(as_of).render(data_interval_end=end) == "2015-12-31 23:00:00"
+    assert env.from_string(as_of).render(data_interval_end=None) == ""
 
 
 def test_scoring_dag_runs_on_the_published_segments():

@@ -346,8 +346,10 @@ def publish_segmentation(
     run_id: str,
     embedding_version: str,
     options: SegmentationOptions,
+    as_of: datetime | None = None,
 ) -> dict:
-    """Segment every published user and write the run (see the module doc)."""
+    """Segment every published user and write the run (see the module doc); ``as_of``:
+    the reviews' cut-off the run's inputs were built with, recorded on the run."""
     clock = Stopwatch()
     inputs = tables.published_inputs(spark, lake, embedding_version)
     prepared = prepare(inputs, options, spark.sparkContext.defaultParallelism)
@@ -370,7 +372,10 @@ def publish_segmentation(
     described = describe(spark, lake, inputs, assigned, embedding_version, options)
     clock.lap("description")
     fingerprint = tables.input_fingerprint(spark, lake, inputs, prepared.features)
-    run = run_record(options, prepared, fit, embedding_version, fingerprint, previous, moved)
+    run = {
+        **run_record(options, prepared, fit, embedding_version, fingerprint, previous, moved),
+        "as_of": as_of,
+    }
     segments = segments_table(fit, segment_ids, distances, described, options.stability_floor)
     selection = selection_table(fit, options)
     examples_columns = ["segment_id", "example_rank", "review_key", "similarity"]

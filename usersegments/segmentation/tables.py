@@ -38,7 +38,7 @@ SCHEMAS = {
     "seed long, min_segment_share double, min_segment_size long, "
     "input_fingerprint string, previous_run_id string, previous_input_fingerprint string, "
     "shared_users long, ari_previous double, unchanged_id_share double, "
-    "segmented_at timestamp",
+    "segmented_at timestamp, as_of timestamp",
     "evaluation_runs": "algorithm string, k int, seed long, users long, silhouette double, "
     "shared_users long, ari_published double, unchanged_id_share double",
 }

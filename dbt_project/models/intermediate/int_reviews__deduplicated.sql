@@ -6,6 +6,7 @@ with
 reviews as (
 
     select * from {{ ref('stg_amazon__reviews') }}
+    where {{ reviewed_before_as_of('reviewed_at') }}
 
 ),
 

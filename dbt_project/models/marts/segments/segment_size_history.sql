@@ -5,7 +5,8 @@ runs as (
 
     select
         run_id,
-        segmented_at
+        segmented_at,
+        as_of
     from {{ ref('stg_segmentation__runs') }}
 
 ),
@@ -27,6 +28,7 @@ sized as (
     select
         segments.run_id,
         runs.segmented_at,
+        runs.as_of,
         segments.segment_id,
         segments.segment_name,
         segments.user_count,

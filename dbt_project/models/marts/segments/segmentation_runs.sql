@@ -1,6 +1,7 @@
 select
     run_id,
     segmented_at,
+    as_of,
     algorithm,
     k,
     k_selection,

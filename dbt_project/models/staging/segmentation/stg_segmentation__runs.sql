@@ -28,5 +28,6 @@ select
     cast(shared_users as bigint) as shared_users,
     cast(ari_previous as double precision) as ari_previous,
     cast(unchanged_id_share as double precision) as unchanged_id_share,
-    cast(segmented_at as timestamp) as segmented_at
+    cast(segmented_at as timestamp) as segmented_at,
+    cast(as_of as timestamp) as as_of
 from {{ source('segmentation', 'runs') }}
