@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import xdist_groups
 from usersegments.airflow_cli import airflow_env
 from usersegments.config import Settings
 
@@ -25,6 +26,27 @@ def pytest_configure(config):
     os.environ.update(
         airflow_env(Settings(data_dir=home, source_dir=Settings.from_env().source_dir))
     )
+
+
+# make test's workers (pytest-xdist, --dist loadgroup): see tests/xdist_groups.py
+def pytest_configure_node(node):
+    node.workerinput[xdist_groups.GROUPS_FILE] = str(xdist_groups.groups_file(node.config))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") == "loadgroup":
+        return xdist_groups.GroupScheduling(config, log, xdist_groups.groups_file(config))
+    return None
+
+
+def pytest_unconfigure(config):
+    xdist_groups.remove_groups_file(config)
+
+
+@pytest.hookimpl(trylast=True)  # after tests/e2e/conftest.py has marked the groups
+def pytest_collection_modifyitems(config, items):
+    if hasattr(config, "workerinput"):
+        xdist_groups.write_groups(Path(config.workerinput[xdist_groups.GROUPS_FILE]), items)
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,7 @@ DAG_ID = "user_segments_pipeline"
 SESSION_RUNS = ("full_run", "two_file_run")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's hook reads the groups
+@pytest.hookimpl(tryfirst=True)  # before tests/conftest.py writes the groups down
 def pytest_collection_modifyitems(config, items):
     for item in items:
         runs = [run for run in SESSION_RUNS if run in item.fixturenames]

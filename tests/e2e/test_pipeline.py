@@ -303,13 +303,13 @@ def test_a_run_sees_only_the_reviews_before_its_data_interval_end(tmp_path, real
             "from stg_amazon__reviews",
             [as_of, as_of],
         ).fetchone()
-        counted, latest = con.sql(
+        counted, latest = con.execute(
             "select sum(duplicate_count), max(reviewed_at) from int_reviews__deduplicated"
         ).fetchone()
-        mart_latest, mart_users = con.sql(
+        mart_latest, mart_users = con.execute(
             "select max(reviewed_at), count(distinct user_key) from reviews"
         ).fetchone()
-        users = con.sql("select count(*) from users").fetchone()[0]
+        users = con.execute("select count(*) from users").fetchone()[0]
     # every staged review before the as-of, and none after it, reaches the models
     assert staged_after > 0 and counted == staged_before
     assert latest < as_of and mart_latest < as_of

@@ -93,6 +93,7 @@ def runs_row(fingerprint_value: str, at: str) -> pd.DataFrame:
             "ari_previous": None,
             "unchanged_id_share": None,
             "segmented_at": pd.Timestamp(at),
+            "as_of": None,
         }
     )
     return pd.DataFrame([row])
