@@ -18,10 +18,12 @@ from usersegments.spark import SPARK_JOBS_DIR, spark_conf, staged_jars
 
 # The "as of" a run sees: its data interval's end (UTC), for a scheduled or backfilled
 # run and a manual one given a logical date; empty (everything) for a manual run
-# without one. dbt takes it as the var ``as_of``, the segmentation job as --as-of.
+# without one, whose template context has no data_interval_end at all (and Airflow's
+# templates are strict about undefined names). dbt takes it as the var ``as_of``, the
+# segmentation job as --as-of.
 AS_OF = (
     "{{ data_interval_end.in_timezone('UTC').strftime('%Y-%m-%d %H:%M:%S') "
-    "if data_interval_end else '' }}"
+    "if data_interval_end is defined and data_interval_end else '' }}"
 )
 
 

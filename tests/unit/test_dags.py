@@ -87,7 +87,7 @@ def test_segmentation_params_reach_the_spark_job():
     }
     env = task.get_template_env()
     rendered = [
-        env.from_string(arg).render(params=params, run_id="manual__1", data_interval_end=None)
+        env.from_string(arg).render(params=params, run_id="manual__1")
         for arg in task.application_args
     ]
     pairs = dict(zip(rendered[::2], rendered[1::2], strict=True))
@@ -123,6 +123,8 @@ def test_a_run_sees_the_reviews_before_its_data_interval_end():
     end = pendulum.datetime(2016, 1, 1, tz="Europe/Paris")  # 2015-12-31 23:00 UTC
     assert env.from_string(as_of).render(data_interval_end=end) == "2015-12-31 23:00:00"
     assert env.from_string(as_of).render(data_interval_end=None) == ""
+    # a manual run without a logical date: no data interval in the context at all
+    assert env.from_string(as_of).render() == ""
 
 
 def test_scoring_dag_runs_on_the_published_segments():
