@@ -49,6 +49,19 @@ def pytest_collection_modifyitems(config, items):
         xdist_groups.write_groups(Path(config.workerinput[xdist_groups.GROUPS_FILE]), items)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_jvm_with_the_staged_jars():
+    """A test process has one JVM, and the first Spark session's classpath is every
+    later session's: started here with the staged jars, so a session made without them
+    (the MLlib, GX and recommender code asks for none) cannot leave Spark NLP's classes
+    out of a later test on the same worker (make test's two workers run the tests in
+    an order of their own)."""
+    from usersegments.spark import spark_session
+
+    spark_session("tests-jvm", Settings.from_env(), master="local[1]").stop()
+    yield
+
+
 @pytest.fixture(scope="session")
 def real_source_dir() -> Path:
     source_dir = Settings.from_env().source_dir
