@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from usersegments.airflow_cli import SPARK_CONN_ID, WAREHOUSE_POOL
-from usersegments.config import DBT_PROJECT_DIR, MANIFEST_PATH, Settings
+from usersegments.config import AS_OF_FORMAT, DBT_PROJECT_DIR, MANIFEST_PATH, Settings
 from usersegments.encoder import encoder_dir
 from usersegments.spark import SPARK_JOBS_DIR, spark_conf, staged_jars
 
@@ -22,7 +22,7 @@ from usersegments.spark import SPARK_JOBS_DIR, spark_conf, staged_jars
 # templates are strict about undefined names). dbt takes it as the var ``as_of``, the
 # segmentation job as --as-of.
 AS_OF = (
-    "{{ data_interval_end.in_timezone('UTC').strftime('%Y-%m-%d %H:%M:%S') "
+    f"{{{{ data_interval_end.in_timezone('UTC').strftime('{AS_OF_FORMAT}') "
     "if data_interval_end is defined and data_interval_end else '' }}"
 )
 

@@ -13,6 +13,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from usersegments.config import AS_OF_FORMAT
 from usersegments.encoder import read_manifest
 from usersegments.lake import Lake
 from usersegments.segmentation.options import (
@@ -97,7 +98,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Segmentation
 
 
 def parse_as_of(value: str) -> datetime | None:
-    return datetime.strptime(value, "%Y-%m-%d %H:%M:%S") if value else None
+    return datetime.strptime(value, AS_OF_FORMAT) if value else None
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -90,6 +90,10 @@ class PostgresSettings:
     password: str = field(repr=False)
 
 
+# How a run's as-of (its data interval's end, UTC) is written for dbt and the Spark jobs
+AS_OF_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
 def schedule_setting(value: str) -> str | None:
     """USERSEGMENTS_PIPELINE_SCHEDULE: "none" (or empty) for manual runs only."""
     return None if value.strip().lower() in ("", "none") else value.strip()

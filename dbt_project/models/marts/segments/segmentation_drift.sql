@@ -59,35 +59,31 @@ movements as (
 
 ),
 
-born as (
+-- each segment id of a run beside the same id in the run before: an id only in the run
+-- was born, an id only in the run before is gone
+paired_ids as (
 
     select
-        runs.run_id,
-        count(*) as segments_born
-    from runs
-    inner join segment_ids as current_ids on runs.run_id = current_ids.run_id
-    left join segment_ids as previous_ids
-        on
-            runs.previous_run_id = previous_ids.run_id
-            and current_ids.segment_id = previous_ids.segment_id
-    where runs.previous_run_id is not null and previous_ids.segment_id is null
-    group by runs.run_id
-
-),
-
-gone as (
-
-    select
-        runs.run_id,
-        count(*) as segments_gone
+        coalesce(current_ids.run_id, runs.run_id) as run_id,
+        current_ids.segment_id as current_id,
+        previous_ids.segment_id as previous_id
     from runs
     inner join segment_ids as previous_ids on runs.previous_run_id = previous_ids.run_id
-    left join segment_ids as current_ids
+    full outer join segment_ids as current_ids
         on
             runs.run_id = current_ids.run_id
             and previous_ids.segment_id = current_ids.segment_id
-    where current_ids.segment_id is null
-    group by runs.run_id
+
+),
+
+born_and_gone as (
+
+    select
+        run_id,
+        count(*) filter (where previous_id is null) as segments_born,
+        count(*) filter (where current_id is null) as segments_gone
+    from paired_ids
+    group by run_id
 
 ),
 
@@ -110,15 +106,14 @@ final as (
         end as moved_share,
         shifts.mean_centroid_shift,
         shifts.max_centroid_shift,
-        case when runs.previous_run_id is not null then coalesce(born.segments_born, 0) end
+        case when runs.previous_run_id is not null then coalesce(born_and_gone.segments_born, 0) end
             as segments_born,
-        case when runs.previous_run_id is not null then coalesce(gone.segments_gone, 0) end
+        case when runs.previous_run_id is not null then coalesce(born_and_gone.segments_gone, 0) end
             as segments_gone
     from runs
     inner join movements using (run_id)
     left join shifts using (run_id)
-    left join born using (run_id)
-    left join gone using (run_id)
+    left join born_and_gone using (run_id)
 
 )
 
