@@ -48,6 +48,9 @@ SEGMENTATION = [
     *("--k", "{{ params.segment_count or 0 }}"),
     *("--min-segment-share", "{{ params.min_segment_share }}"),
     *("--weights", "{{ params.feature_weights | tojson }}"),
+    *("--refit-every", "{{ params.refit_every_intervals }}"),
+    *("--max-moved-share", "{{ params.max_moved_share }}"),
+    *("--force-refit", "{{ params.force_refit }}"),
 ]
 
 

@@ -30,6 +30,7 @@ import pandas as pd
 
 from ml import tracking
 from usersegments.config import Settings
+from usersegments.segmentation.centroids import nearest
 from usersegments.warehouse import (
     SCORE_COLUMNS,
     latest_segmentation_run,
@@ -45,15 +46,8 @@ def nearest_centroids(
     vectors: np.ndarray, centroids: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each row's nearest centroid (segment id) and its Euclidean distance."""
-    matrix = np.vstack(centroids["centroid"].to_numpy())
-    squared = (
-        (vectors * vectors).sum(axis=1)[:, None]
-        - 2 * vectors @ matrix.T
-        + (matrix * matrix).sum(axis=1)[None, :]
-    )
-    nearest = squared.argmin(axis=1)
-    distances = np.sqrt(np.maximum(squared[np.arange(len(vectors)), nearest], 0.0))
-    return centroids["segment_id"].to_numpy()[nearest], distances
+    index, distances = nearest(vectors, np.vstack(centroids["centroid"].to_numpy()))
+    return centroids["segment_id"].to_numpy()[index], distances
 
 
 # Users scored per batch: memory is O(batch x features), never O(users).

@@ -13,12 +13,14 @@ from ml.config import GatePolicy, RecommenderConfig
 from usersegments.ingest import IngestPolicy
 from usersegments.quality import DriftLimits
 from usersegments.segmentation.options import ALGORITHMS, DEFAULT_WEIGHTS, SegmentationOptions
+from usersegments.segmentation.refit import RefitPolicy
 
 SEGMENTATION = SegmentationOptions()
 INGEST = IngestPolicy()
 RECOMMENDER = RecommenderConfig()
 GATE = GatePolicy()
 DRIFT = DriftLimits()
+REFIT = RefitPolicy()
 
 INPUTS = "Inputs"
 SEGMENTATION_SECTION = "Segmentation"
@@ -103,6 +105,26 @@ PIPELINE_PARAMS = {
             "Of the users in both this run and the previous one, the largest share that "
             "may change segment before the segments checkpoint warns (a strict run stops)."
         ),
+        section=SEGMENTATION_SECTION,
+    ),
+    "refit_every_intervals": Param(
+        REFIT.every,
+        type="integer",
+        minimum=1,
+        title="Refit every (intervals)",
+        description=(
+            "A scheduled or backfilled run places its users with the current segments' "
+            "saved features and centroids, and refits at least every this many intervals "
+            "(or sooner: drift past the largest drift above, a segment below the smallest "
+            "size, a new category, changed settings). A manual run always refits."
+        ),
+        section=SEGMENTATION_SECTION,
+    ),
+    "force_refit": Param(
+        False,
+        type="boolean",
+        title="Force a refit",
+        description="Refit the segments in this run whatever the policy says.",
         section=SEGMENTATION_SECTION,
     ),
     "feature_weights": Param(

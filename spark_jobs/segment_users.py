@@ -21,11 +21,15 @@ from usersegments.segmentation.options import (
     SegmentationOptions,
     parse_weights,
 )
+from usersegments.segmentation.refit import RefitPolicy
 
 DEFAULTS = SegmentationOptions()
+POLICY = RefitPolicy()
 
 
-def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SegmentationOptions]:
+def parse_args(
+    argv: list[str] | None,
+) -> tuple[argparse.Namespace, SegmentationOptions, RefitPolicy]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lake-dir", required=True, help="clean/, embeddings/ in; segments/ out")
     parser.add_argument("--encoder-dir", required=True, help="whose user embeddings to use")
@@ -63,6 +67,24 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Segmentation
     parser.add_argument(
         "--cold", action="store_true", help="no warm start from the previous run's centroids"
     )
+    parser.add_argument(
+        "--refit-every",
+        type=int,
+        default=POLICY.every,
+        help="a run with a data interval refits at least every this many intervals",
+    )
+    parser.add_argument(
+        "--max-moved-share",
+        type=float,
+        default=POLICY.max_moved_share,
+        help="placing that moves more of the shared users than this refits",
+    )
+    parser.add_argument(
+        "--force-refit",
+        default="false",
+        choices=["true", "false", "True", "False"],
+        help="refit whatever the policy says",
+    )
     parser.add_argument("--pagerank-iterations", type=int, default=DEFAULTS.pagerank_iterations)
     parser.add_argument(
         "--partitions", type=int, default=0, help="of the user features; 0: by their number"
@@ -92,9 +114,14 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Segmentation
             examples=args.examples,
             partitions=args.partitions,
         )
+        policy = RefitPolicy(
+            every=args.refit_every,
+            max_moved_share=args.max_moved_share,
+            force=args.force_refit.lower() == "true",
+        )
     except ValueError as error:
         parser.error(str(error))
-    return args, options
+    return args, options, policy
 
 
 def parse_as_of(value: str) -> datetime | None:
@@ -105,14 +132,14 @@ def main(argv: list[str] | None = None) -> dict:
     from usersegments.segmentation.run import publish_segmentation
     from usersegments.spark import run_job
 
-    args, options = parse_args(argv)
+    args, options, policy = parse_args(argv)
     lake = Lake(Path(args.lake_dir))
     version = read_manifest(Path(args.encoder_dir))["model_version"]
     return run_job(
         "segment_users",
         lake.spark_checkpoints,
         lambda spark: publish_segmentation(
-            spark, lake, args.run_id, version, options, parse_as_of(args.as_of)
+            spark, lake, args.run_id, version, options, parse_as_of(args.as_of), policy
         ),
         args.report,
     )

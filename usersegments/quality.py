@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from usersegments.config import PROJECT_DIR, Settings
+from usersegments.segmentation.refit import RefitPolicy
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -50,9 +51,10 @@ CHECKPOINTS = sorted(p.stem for p in (GX_PROJECT_DIR / "gx" / "checkpoints").glo
 @dataclass(frozen=True)
 class DriftLimits:
     """How far a run may move the users of the previous run before its checkpoint
-    warns (soft; a strict run stops): the share of shared users whose segment changed."""
+    warns (soft; a strict run stops): the share of shared users whose segment changed.
+    The same limit makes a placing run refit (usersegments.segmentation.refit)."""
 
-    max_moved_share: float = 0.3
+    max_moved_share: float = RefitPolicy.max_moved_share
 
 
 class ExpectationsFailed(RuntimeError):

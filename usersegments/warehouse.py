@@ -93,12 +93,21 @@ def read_segmentation(
 
 
 def latest_segmentation_run(settings: Settings) -> str:
-    """The id of the newest segmentation run in the lake."""
+    """The id of the newest segmentation run in the lake, by what it saw (its as-of;
+    a run without one saw everything and counts as the newest), as the marts' current
+    run (int_segmentation__current_run)."""
+    import duckdb
+
     folder = settings.lake.segmentation("runs")
     if not folder.exists():
         raise FileNotFoundError(f"no segmentation run in {folder}: run the pipeline first")
-    runs = pd.read_parquet(folder, columns=["run_id", "segmented_at"])
-    return str(runs.sort_values(["segmented_at", "run_id"]).iloc[-1]["run_id"])
+    query = (
+        f"select run_id from read_parquet('{folder}/*/*.parquet', hive_partitioning = true,"
+        " union_by_name = true) order by as_of desc nulls first, segmented_at desc,"
+        " run_id desc limit 1"
+    )
+    with duckdb.connect() as con:
+        return str(con.execute(query).fetchone()[0])
 
 
 def read_scores(settings: Settings) -> pd.DataFrame:

@@ -24,11 +24,21 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from usersegments.lake import EVALUATION_SEGMENTATION, Lake, partition_name
-from usersegments.segmentation import clustering, examples, profiles, selection, tables, terms
+from usersegments.segmentation import (
+    clustering,
+    examples,
+    profiles,
+    refit,
+    selection,
+    tables,
+    terms,
+)
+from usersegments.segmentation.centroids import NearestCentroid
 from usersegments.segmentation.features import (
     Fusion,
     feature_partitions,
@@ -62,7 +72,8 @@ class Prepared:
 class Clustering:
     """The chosen clustering: per-user predictions and one centroid per cluster."""
 
-    selection: selection.Selection  # every k's scores on the sample, the choice, the model
+    # every k's scores on the sample, the choice, the model; None: placed by saved centroids
+    selection: selection.Selection | None
     sweep_users: int  # the users the candidates were fitted on
     min_segment_size: int
     silhouette: float  # of the chosen clustering, on everyone
@@ -81,7 +92,7 @@ class Clustering:
 
     def segment_stability(self) -> list[float | None]:
         """Per cluster (in ``clusters`` order): its bootstrap Jaccard, if measured."""
-        measured = self.selection.segment_stability
+        measured = self.selection.segment_stability if self.selection else None
         if measured is None:
             return [None] * len(self.clusters)
         return [
@@ -90,22 +101,44 @@ class Clustering:
         ]
 
 
-def prepare(inputs: tables.Inputs, options: SegmentationOptions, parallelism: int) -> Prepared:
-    """Graph features, the per-user table, the fitted fusion and the fused features
-    (cached; the per-user table is released once they are)."""
+def user_features(inputs: tables.Inputs, options: SegmentationOptions) -> DataFrame:
+    """Graph features joined to the per-user table (cached): the input of the fusion,
+    fitted (refit) or saved (placing)."""
     graph = co_review_graph(inputs.reviews, inputs.users, options.pagerank_iterations)
-    table = user_table(inputs.users, graph, inputs.text, mean_text_vector(inputs.text)).cache()
-    fusion = fit_fusion(table, options.weights)
+    return user_table(inputs.users, graph, inputs.text, mean_text_vector(inputs.text)).cache()
+
+
+def fuse(
+    fusion: Fusion,
+    table: DataFrame,
+    inputs: tables.Inputs,
+    options: SegmentationOptions,
+    parallelism: int,
+) -> Prepared:
+    """Every user's fused features under ``fusion`` (cached)."""
     partitions = options.partitions or feature_partitions(inputs.users.count(), parallelism)
     features = fused_features(fusion, table, partitions).cache()
     users = features.count()
-    table.unpersist()
     return Prepared(
         fusion=fusion,
         features=features,
         users=users,
         users_without_text=inputs.users.join(inputs.text, "user_key", "left_anti").count(),
     )
+
+
+def prepare(
+    inputs: tables.Inputs,
+    options: SegmentationOptions,
+    parallelism: int,
+    table: DataFrame | None = None,
+) -> Prepared:
+    """Fit the fusion on the per-user table (built here unless given) and fuse; the
+    table is released once the features are cached."""
+    table = table if table is not None else user_features(inputs, options)
+    prepared = fuse(fit_fusion(table, options.weights), table, inputs, options, parallelism)
+    table.unpersist()
+    return prepared
 
 
 def cluster(
@@ -203,10 +236,10 @@ def segments_table(
     segment_ids: list[int],
     distances: list,
     described: dict,
+    stability: list[float | None],
     stability_floor: float,
 ) -> pd.DataFrame:
     users = int(fit.sizes.sum())
-    stability = fit.segment_stability()
     rows = []
     for c, segment in enumerate(segment_ids):
         category, share = described["categories"][segment]
@@ -340,6 +373,122 @@ def write_segmentation(
     fusion.model.write().overwrite().save(str(lake.segmentation("feature_pipeline", run_id)))
 
 
+@dataclass(frozen=True)
+class Placing:
+    """A placing run's users under the current model, and how they moved."""
+
+    model_run: dict  # the runs row of the previous run (its model's settings)
+    prepared: Prepared
+    fit: Clustering
+    segment_ids: list[int]
+    new_columns: list[str]  # feature columns the saved pipeline never saw
+
+    @property
+    def model_run_id(self) -> str:
+        return refit.model_run_id(self.model_run)
+
+
+def place_with_model(
+    spark: SparkSession,
+    lake: Lake,
+    inputs: tables.Inputs,
+    table: DataFrame,
+    previous: dict,
+    options: SegmentationOptions,
+) -> Placing:
+    """Every user's features under the saved fusion pipeline of the current model (the
+    previous run's), and their nearest centroid of it: O(n·k·d), no fit. A category
+    the model never saw is reported (a refit reason); one it saw and this run has not
+    is a zero share."""
+    model_id = refit.model_run_id(previous)
+    pipeline = PipelineModel.load(str(lake.segmentation("feature_pipeline", model_id)))
+    seen = pipeline.stages[0].getInputCols()  # the Imputer's: every numeric input
+    new_columns = [c for c in table.columns if c.startswith("f_") and c not in seen]
+    table = table.select("*", *[F.lit(0.0).alias(c) for c in seen if c not in table.columns])
+    saved = spark.read.parquet(str(lake.segmentation("features", model_id)))
+    names = [c for c in saved.columns if c != "user_key"]
+    fusion = Fusion(pipeline, json.loads(previous["feature_dims"]), names)
+    prepared = fuse(fusion, table, inputs, options, spark.sparkContext.defaultParallelism)
+    model = tables.centroids(spark, lake, model_id).sort_values("segment_id")
+    centers = np.vstack(model["centroid"].to_numpy())
+    predictions = clustering.place(prepared.features, "features", NearestCentroid(centers)).cache()
+    counted = dict(predictions.groupBy("prediction").count().collect())
+    sizes = np.array([counted.get(c, 0) for c in range(len(centers))])
+    fit = Clustering(
+        selection=None,
+        sweep_users=0,
+        min_segment_size=min_segment_users(options.min_segment_share, prepared.users),
+        silhouette=clustering.silhouette(predictions, "features") if len(counted) > 1 else 0.0,
+        predictions=predictions,
+        clusters=list(range(len(centers))),
+        centers=centers,
+        sizes=sizes,
+    )
+    return Placing(previous, prepared, fit, model["segment_id"].tolist(), new_columns)
+
+
+def placing_refit_reason(placing: Placing, policy: refit.RefitPolicy, moved: dict) -> str | None:
+    unchanged = moved["unchanged_id_share"]
+    return refit.placement_refit_reason(
+        policy,
+        placing.new_columns,
+        dict(zip(placing.segment_ids, placing.fit.sizes.tolist(), strict=True)),
+        placing.fit.min_segment_size,
+        None if unchanged is None else 1 - unchanged,
+    )
+
+
+def assignment_columns(assigned: DataFrame) -> DataFrame:
+    return assigned.select(
+        "user_key",
+        "segment_id",
+        "distance_to_centroid",
+        F.col("projection_0").alias("projection_x"),
+        F.col("projection_1").alias("projection_y"),
+    )
+
+
+# The runs columns a placing run takes from the model that placed it.
+MODEL_COLUMNS = (
+    "algorithm",
+    "k",
+    "k_min",
+    "k_max",
+    "macro_silhouette",
+    "stability",
+    "unstable_segments",
+    "restarts",
+    "subsamples",
+    "feature_weights",
+    "feature_dims",
+    "embedding_model_version",
+    "seed",
+)
+
+
+def placing_record(placing: Placing, assigned: DataFrame, options, fingerprint, moved) -> dict:
+    """A placing run's row of the ``runs`` table."""
+    previous = placing.model_run
+    (cost,) = assigned.agg(F.sum(F.col("distance_to_centroid") ** 2)).first()
+    return {
+        **{column: previous[column] for column in MODEL_COLUMNS},
+        "k_selection": f"placed by the model of run {placing.model_run_id} (no refit)",
+        "silhouette": placing.fit.silhouette,
+        "start": "placed",
+        "warm_cost_ratio": None,
+        "cost": float(cost),
+        "users": placing.prepared.users,
+        "users_without_text": placing.prepared.users_without_text,
+        "min_segment_share": options.min_segment_share,
+        "min_segment_size": placing.fit.min_segment_size,
+        "input_fingerprint": fingerprint,
+        "previous_run_id": previous["run_id"],
+        "previous_input_fingerprint": previous["input_fingerprint"],
+        **moved,
+        "segmented_at": datetime.now(UTC).replace(tzinfo=None),
+    }
+
+
 def publish_segmentation(
     spark: SparkSession,
     lake: Lake,
@@ -347,26 +496,48 @@ def publish_segmentation(
     embedding_version: str,
     options: SegmentationOptions,
     as_of: datetime | None = None,
+    policy: refit.RefitPolicy | None = None,
 ) -> dict:
-    """Segment every published user and write the run (see the module doc); ``as_of``:
-    the reviews' cut-off the run's inputs were built with, recorded on the run."""
+    """Segment every published user and write the run (see the module doc): place them
+    with the current model, or refit, as ``policy`` decides (usersegments.segmentation.
+    refit); ``as_of``: the reviews' cut-off the run's inputs were built with."""
+    policy = policy or refit.RefitPolicy()
     clock = Stopwatch()
     inputs = tables.published_inputs(spark, lake, embedding_version)
-    prepared = prepare(inputs, options, spark.sparkContext.defaultParallelism)
+    previous = tables.previous_run(spark, lake, run_id, as_of)
+    reason = refit.refit_reason(policy, options, embedding_version, as_of, previous)
+    table = user_features(inputs, options)
+    if reason is None:
+        placing = place_with_model(spark, lake, inputs, table, previous, options)
+        assigned = assign(spark, placing.prepared, placing.fit, placing.segment_ids)
+        moved = stability(spark, lake, previous, assignment_columns(assigned))
+        reason = placing_refit_reason(placing, policy, moved)
+        clock.lap("placing")
+        if reason is None:
+            table.unpersist()
+            return write_placing(
+                spark,
+                lake,
+                run_id,
+                inputs,
+                placing,
+                assigned,
+                moved,
+                embedding_version,
+                options,
+                as_of,
+                clock,
+            )
+        assigned.unpersist()
+        placing.prepared.features.unpersist()
+    prepared = prepare(inputs, options, spark.sparkContext.defaultParallelism, table)
     clock.lap("features")
-    previous = tables.previous_run(spark, lake, run_id)
     previous_centroids = tables.centroids(spark, lake, previous["run_id"]) if previous else None
     fit = cluster(prepared, options, center_matrix(previous_centroids))
     clock.lap("clustering")
     segment_ids, distances = match_segment_ids(fit.centers, fit.sizes, previous_centroids)
     assigned = assign(spark, prepared, fit, segment_ids)
-    assignments = assigned.select(
-        "user_key",
-        "segment_id",
-        "distance_to_centroid",
-        F.col("projection_0").alias("projection_x"),
-        F.col("projection_1").alias("projection_y"),
-    )
+    assignments = assignment_columns(assigned)
     moved = stability(spark, lake, previous, assignments)
     clock.lap("assignment")
     described = describe(spark, lake, inputs, assigned, embedding_version, options)
@@ -374,24 +545,97 @@ def publish_segmentation(
     fingerprint = tables.input_fingerprint(spark, lake, inputs, prepared.features)
     run = {
         **run_record(options, prepared, fit, embedding_version, fingerprint, previous, moved),
-        "as_of": as_of,
+        **refit_columns(True, reason, partition_name(run_id), 0, as_of),
     }
-    segments = segments_table(fit, segment_ids, distances, described, options.stability_floor)
-    selection = selection_table(fit, options)
-    examples_columns = ["segment_id", "example_rank", "review_key", "similarity"]
+    stabilities = fit.segment_stability()
     frames = {
         "assignments": assignments.orderBy("user_key"),
-        "segments": segments,
+        "segments": segments_table(
+            fit, segment_ids, distances, described, stabilities, options.stability_floor
+        ),
+        "model_selection": tables.driver_frame(
+            spark, "model_selection", selection_table(fit, options)
+        ),
+        "centroids": centroid_table(spark, fit, segment_ids),
+    }
+    return write_run(spark, lake, run_id, frames, described, run, prepared, clock)
+
+
+def refit_columns(
+    refitted: bool, reason: str | None, model_run_id: str, since: int, as_of: datetime | None
+) -> dict:
+    """The runs columns of the refit decision (see usersegments.segmentation.refit)."""
+    return {
+        "refit": refitted,
+        "refit_reason": reason,
+        "model_run_id": model_run_id,
+        "intervals_since_refit": since,
+        "as_of": as_of,
+    }
+
+
+def write_placing(
+    spark,
+    lake,
+    run_id,
+    inputs,
+    placing: Placing,
+    assigned,
+    moved,
+    embedding_version,
+    options,
+    as_of,
+    clock: Stopwatch,
+) -> dict:
+    """A placing run's tables: the model's centroids, ids, selection and segment
+    stabilities, this run's members, sizes and descriptions."""
+    described = describe(spark, lake, inputs, assigned, embedding_version, options)
+    clock.lap("description")
+    model_id = placing.model_run_id
+    fingerprint = tables.input_fingerprint(spark, lake, inputs, placing.prepared.features)
+    run = {
+        **placing_record(placing, assigned, options, fingerprint, moved),
+        **refit_columns(
+            False, None, model_id, refit.intervals_since_refit(placing.model_run) + 1, as_of
+        ),
+    }
+    model_segments = tables.run_table(spark, lake, "segments", model_id).toPandas()
+    stabilities = model_segments.set_index("segment_id")["stability"]
+    k = len(placing.segment_ids)
+    frames = {
+        "assignments": assignment_columns(assigned).orderBy("user_key"),
+        "segments": segments_table(
+            placing.fit,
+            placing.segment_ids,
+            [0.0] * k,  # the previous run's centroids, unmoved
+            described,
+            [
+                None if pd.isna(stabilities.get(s)) else float(stabilities[s])
+                for s in placing.segment_ids
+            ],
+            options.stability_floor,
+        ),
+        "model_selection": tables.run_table(spark, lake, "model_selection", model_id),
+        "centroids": centroid_table(spark, placing.fit, placing.segment_ids),
+    }
+    return write_run(spark, lake, run_id, frames, described, run, placing.prepared, clock)
+
+
+def write_run(spark, lake, run_id, frames, described, run, prepared, clock) -> dict:
+    """The run's tables (with the description's and the runs row), and its report."""
+    examples_columns = ["segment_id", "example_rank", "review_key", "similarity"]
+    frames = {
+        **frames,
         "profiles": described["profiles"],
         "terms": described["terms"],
         "examples": described["examples"].select(*examples_columns),
-        "model_selection": selection,
-        "centroids": centroid_table(spark, fit, segment_ids),
         "runs": pd.DataFrame([run]),
         "features": named_features(prepared),
     }
     write_segmentation(spark, lake, run_id, frames, prepared.fusion)
     clock.lap("writing")
+    segments = frames["segments"]
+    selection = frames["model_selection"].toPandas()
     return {
         **{k: v for k, v in run.items() if k != "segmented_at"},
         "run_id": partition_name(run_id),

@@ -9,6 +9,7 @@ overwrites its own partition only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 from pyspark.ml.functions import vector_to_array
@@ -38,7 +39,8 @@ SCHEMAS = {
     "seed long, min_segment_share double, min_segment_size long, "
     "input_fingerprint string, previous_run_id string, previous_input_fingerprint string, "
     "shared_users long, ari_previous double, unchanged_id_share double, "
-    "segmented_at timestamp, as_of timestamp",
+    "segmented_at timestamp, as_of timestamp, refit boolean, refit_reason string, "
+    "model_run_id string, intervals_since_refit int",
     "evaluation_runs": "algorithm string, k int, seed long, users long, silhouette double, "
     "shared_users long, ari_published double, unchanged_id_share double",
 }
@@ -93,7 +95,8 @@ def run_table(
 
 def published_run(spark: SparkSession, lake: Lake, run_id: str) -> dict:
     """The runs row of the published segmentation ``run_id``."""
-    rows = run_table(spark, lake, "runs", run_id).collect()
+    runs = read_runs(spark, lake)
+    rows = runs.where(F.col("run_id") == partition_name(run_id)).drop("run_id").collect()
     if not rows:
         raise SystemExit(
             f"no published segmentation run {run_id!r} under {lake.segmentation('runs')}"
@@ -101,14 +104,27 @@ def published_run(spark: SparkSession, lake: Lake, run_id: str) -> dict:
     return rows[0].asDict()
 
 
-def previous_run(spark: SparkSession, lake: Lake, run_id: str) -> dict | None:
-    """The runs row of the latest run before ``run_id``, or None."""
+def read_runs(spark: SparkSession, lake: Lake) -> DataFrame:
+    """Every run's row; runs written before a column existed have it null."""
+    return spark.read.option("mergeSchema", "true").parquet(str(lake.segmentation("runs")))
+
+
+def previous_run(
+    spark: SparkSession, lake: Lake, run_id: str, as_of: datetime | None = None
+) -> dict | None:
+    """The runs row of the run before ``run_id``, or None: with an ``as_of``, the latest
+    run of an earlier as-of (so a rerun of an old interval compares with the run before
+    it, not with the newest); without one (a manual run, which sees everything), the
+    latest run, runs without an as-of counting as the newest."""
     if not lake.segmentation("runs").exists():
         return None
-    runs = spark.read.parquet(str(lake.segmentation("runs")))
+    runs = read_runs(spark, lake).where(F.col("run_id") != partition_name(run_id))
+    if as_of is not None:
+        runs = runs.where(F.col("as_of") < F.lit(as_of))
     latest = (
-        runs.where(F.col("run_id") != partition_name(run_id))
-        .orderBy(F.col("segmented_at").desc(), F.col("run_id").desc())
+        runs.orderBy(
+            F.col("as_of").desc_nulls_first(), F.col("segmented_at").desc(), F.col("run_id").desc()
+        )
         .limit(1)
         .collect()
     )

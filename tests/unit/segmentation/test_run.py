@@ -181,3 +181,63 @@ def test_the_evaluation_refit_uses_the_published_settings_and_ids(spark, lake):
     )
     refit = memberships(lake, "manual__1", "segments_eval")
     assert refit.sort_index().equals(memberships(lake, "manual__1").sort_index())
+
+
+def add_music_user(lake: Lake, user: str) -> None:
+    """A user who arrives later: the music group's reviews and text, in the lake as the
+    pipeline's next interval publishes it (users mart, reviews, vectors)."""
+    users, reviews = (pd.read_parquet(lake.clean(t)) for t in ("users", "reviews"))
+    template = users[users.user_key == "music-0"].assign(user_key=user)
+    new_reviews = reviews[reviews.user_key == "music-0"].assign(
+        user_key=user, review_key=lambda r: r.review_key.str.replace("music-0", user)
+    )
+    pd.concat([users, template]).to_parquet(lake.clean("users"))
+    pd.concat([reviews, new_reviews]).to_parquet(lake.clean("reviews"))
+    vectors = pd.read_parquet(lake.user_vectors(VERSION))
+    vector = vectors[vectors.user_key == "music-0"].assign(user_key=user)
+    pd.concat([vectors, vector]).to_parquet(lake.user_vectors(VERSION) / "part-0.parquet")
+
+
+def test_a_later_interval_places_new_users_with_the_saved_model(spark, lake):
+    from datetime import datetime
+
+    from usersegments.segmentation.refit import RefitPolicy
+
+    first = publish_segmentation(
+        spark, lake, "scheduled__2018", VERSION, QUICK, as_of=datetime(2018, 1, 1)
+    )
+    assert (first["refit"], first["refit_reason"]) == (True, "first run")
+    add_music_user(lake, "music-new")
+
+    def placed(run_id: str) -> dict:
+        return publish_segmentation(spark, lake, run_id, VERSION, QUICK, datetime(2019, 1, 1))
+
+    later = placed("scheduled__2019")
+    assert (later["refit"], later["refit_reason"], later["start"]) == (False, None, "placed")
+    assert (later["model_run_id"], later["intervals_since_refit"]) == ("scheduled__2018", 1)
+    assert later["users"] == 13 and later["unchanged_id_share"] == 1.0
+    segments = memberships(lake, "scheduled__2019")
+    assert segments["music-new"] == segments["music-0"]
+    centroids = {
+        run: pd.read_parquet(lake.segmentation("centroids", run)).sort_values("segment_id")
+        for run in ("scheduled__2018", "scheduled__2019")
+    }
+    assert centroids["scheduled__2019"].equals(centroids["scheduled__2018"])
+    features = pd.read_parquet(lake.segmentation("features", "scheduled__2019"))
+    assert "music-new" in set(features.user_key)
+
+    # a rerun of the interval decides and places as its first attempt did
+    rerun = placed("scheduled__2019")
+    assert {k: v for k, v in rerun.items() if k not in ("seconds", "phase_seconds")} == {
+        k: v for k, v in later.items() if k not in ("seconds", "phase_seconds")
+    }
+    assert memberships(lake, "scheduled__2019").equals(segments)
+
+    forced = publish_segmentation(
+        spark, lake, "manual__f", VERSION, QUICK, datetime(2020, 1, 1), RefitPolicy(force=True)
+    )
+    assert (forced["refit"], forced["refit_reason"], forced["previous_run_id"]) == (
+        True,
+        "forced",
+        "scheduled__2019",
+    )

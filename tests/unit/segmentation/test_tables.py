@@ -57,7 +57,7 @@ def test_a_rerun_replaces_its_own_partition_only(spark, tmp_path):
     )
 
 
-def runs_row(fingerprint_value: str, at: str) -> pd.DataFrame:
+def runs_row(fingerprint_value: str, at: str, as_of: str | None = None) -> pd.DataFrame:
     row = dict.fromkeys(
         (
             "algorithm",
@@ -93,7 +93,11 @@ def runs_row(fingerprint_value: str, at: str) -> pd.DataFrame:
             "ari_previous": None,
             "unchanged_id_share": None,
             "segmented_at": pd.Timestamp(at),
-            "as_of": None,
+            "as_of": pd.Timestamp(as_of) if as_of else None,
+            "refit": True,
+            "refit_reason": "first run",
+            "model_run_id": None,
+            "intervals_since_refit": 0,
         }
     )
     return pd.DataFrame([row])
@@ -111,6 +115,30 @@ def test_the_previous_run_is_the_latest_other_run(spark, tmp_path):
     assert published_run(spark, lake, "r1")["input_fingerprint"] == "f-r1"
     with pytest.raises(SystemExit, match="no published segmentation run 'r9'"):
         published_run(spark, lake, "r9")
+
+
+def test_the_previous_run_of_an_interval_is_the_latest_earlier_as_of(spark, tmp_path):
+    """A rerun of an old interval, made after newer ones, compares with the run before
+    its as-of; a manual run (no as-of) with the latest run, undated ones newest."""
+    from datetime import datetime
+
+    lake = Lake(tmp_path)
+    # made in the order 2016, 2017, then 2015 (a late backfill), then a manual run
+    made = [("y2016", "2016"), ("y2017", "2017"), ("y2015", "2015"), ("manual", None)]
+    for day, (run_id, as_of) in enumerate(made, start=1):
+        row = runs_row(f"f-{run_id}", f"2026-01-0{day}", as_of and f"{as_of}-01-01")
+        write_run_table(driver_frame(spark, "runs", row), lake, "runs", run_id)
+
+    def before(run_id: str, year: int | None) -> str | None:
+        found = previous_run(spark, lake, run_id, year and datetime(year, 1, 1))
+        return found and found["run_id"]
+
+    assert before("y2016", 2016) == "y2015"
+    assert before("y2017", 2017) == "y2016"
+    assert before("y2015", 2015) is None
+    assert before("y2018", 2018) == "y2017"
+    assert before("manual2", None) == "manual"
+    assert before("manual", None) == "y2017"
 
 
 def test_fingerprint_ignores_row_order_and_partitioning_but_not_values(spark):

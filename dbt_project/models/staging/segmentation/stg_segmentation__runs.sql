@@ -29,5 +29,9 @@ select
     cast(ari_previous as double precision) as ari_previous,
     cast(unchanged_id_share as double precision) as unchanged_id_share,
     cast(segmented_at as timestamp) as segmented_at,
-    cast(as_of as timestamp) as as_of
+    cast(as_of as timestamp) as as_of,
+    cast(refit as boolean) as is_refit,
+    refit_reason,
+    model_run_id,
+    cast(intervals_since_refit as integer) as intervals_since_refit
 from {{ source('segmentation', 'runs') }}
