@@ -83,10 +83,12 @@ demo: key airflow-db
 TEST_WORKERS ?= 2
 # Airflow's own backfill of the pipeline's intervals: a run per interval whose logical
 # date is in [FROM, TO], each seeing the reviews before its interval's end. The
-# scheduler runs them (one at a time), so `make up` must be running.
+# scheduler runs them, so `make up` must be running: one at a time and oldest first
+# (a backfill's own limit is 10 at once, and each run builds on the one before it).
 backfill: key airflow-db
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD"; exit 2; }
-	$(AIRFLOW) backfill create --dag-id $(DAG_ID) --from-date $(FROM) --to-date $(TO)
+	$(AIRFLOW) backfill create --dag-id $(DAG_ID) --from-date $(FROM) --to-date $(TO) \
+		--max-active-runs 1
 
 test:
 	$(PY) -m pytest --numprocesses $(TEST_WORKERS) --dist loadgroup tests/unit tests/e2e
