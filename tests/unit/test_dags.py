@@ -84,6 +84,9 @@ def test_segmentation_params_reach_the_spark_job():
         "segment_count": 7,
         "min_segment_share": 0.02,
         "feature_weights": {"behaviour": 1.0, "text": 2.0, "graph": 0.0},
+        "refit_every_intervals": 2,
+        "max_moved_share": 0.25,
+        "force_refit": True,
     }
     env = task.get_template_env()
     rendered = [
@@ -96,8 +99,15 @@ def test_segmentation_params_reach_the_spark_job():
     assert pairs["--min-segment-share"] == "0.02"
     assert pairs["--run-id"] == "manual__1"
     import json
+    import runpy
 
     assert json.loads(pairs["--weights"]) == params["feature_weights"]
+    # the job reads them back as its options and refit policy
+    job = runpy.run_path(str(PROJECT_DIR / "spark_jobs" / "segment_users.py"))
+    args = ["--lake-dir", "l", "--encoder-dir", "e", *rendered[rendered.index("--run-id") :]]
+    _, options, policy = job["parse_args"](args)
+    assert (options.algorithm, options.k, options.weights["text"]) == ("bisecting_kmeans", 7, 2.0)
+    assert (policy.every, policy.max_moved_share, policy.force) == (2, 0.25, True)
     # empty means "choose k"
     assert (
         env.from_string("{{ params.segment_count or 0 }}").render(params={"segment_count": None})
