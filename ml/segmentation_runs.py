@@ -32,6 +32,10 @@ PARAMS = (
     "embedding_model_version",
     "start",
     "previous_run_id",
+    "as_of",
+    "refit",
+    "refit_reason",
+    "model_run_id",
 )
 SWEEP_METRICS = ("silhouette", "macro_silhouette", "macro_silhouette_noise", "stability", "cost")
 
@@ -48,6 +52,7 @@ def run_metrics(run: pd.Series, segments: pd.DataFrame) -> dict[str, float]:
         "ari_previous",
         "unchanged_id_share",
         "warm_cost_ratio",
+        "intervals_since_refit",
     )
     metrics = {name: float(run[name]) for name in names if pd.notna(run.get(name))}
     for row in segments.itertuples():

@@ -74,20 +74,28 @@ def embedding_counts(settings: Settings, run_id: str) -> dict[str, Any]:
     }
 
 
+def json_value(value: Any) -> Any:
+    """A warehouse value as JSON takes it: NaN and NaT as None, times as ISO text."""
+    if value is None or value != value:
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
 def segmentation_summary(settings: Settings) -> dict[str, Any]:
     """The published segmentation (the segment marts): k, silhouette, stability, segments."""
     from usersegments.warehouse import query
 
     run = query(
         settings,
-        "select run_id, algorithm, k, k_selection, silhouette, stability, fit_start, "
-        "ari_previous, shared_users from segmentation_runs order by segmented_at desc limit 1",
+        "select run_id, as_of, algorithm, k, k_selection, silhouette, stability, fit_start, "
+        "ari_previous, shared_users, is_refit, refit_reason, model_run_id "
+        "from segmentation_runs where run_id = (select run_id from segments limit 1)",
     )
     segments = query(
         settings,
         "select segment_id, segment_name, user_count, stability from segments order by segment_id",
     )
-    info = {k: (None if v != v else v) for k, v in run.iloc[0].to_dict().items()}  # NaN -> None
+    info = {k: json_value(v) for k, v in run.iloc[0].to_dict().items()}
     return {**info, "segments": segments.to_dict("records")}
 
 
@@ -124,6 +132,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"  segments ({seg['algorithm']}, k={seg['k']} by {seg['k_selection']}, "
         f"{seg.get('fit_start') or 'cold'} start, silhouette {seg['silhouette']:.4f}{stability})"
     )
+    if seg.get("is_refit") is not None:
+        lines.append(
+            f"  refit: {seg['refit_reason']}"
+            if seg["is_refit"]
+            else f"  placed by the model of run {seg['model_run_id']} (no refit)"
+        )
     for segment in seg["segments"]:
         jaccard = segment.get("stability")
         kept = "" if jaccard is None or jaccard != jaccard else f"  stability {jaccard:.2f}"

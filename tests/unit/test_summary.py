@@ -1,0 +1,54 @@
+"""The run summary's text: the segmentation line says whether the run refitted."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from usersegments.summary import format_summary, json_value
+
+
+def summary(**segmentation) -> dict:
+    seg = {
+        "algorithm": "kmeans",
+        "k": 3,
+        "k_selection": "forced",
+        "fit_start": "cold",
+        "silhouette": 0.5,
+        "ari_previous": None,
+        "segments": [],
+        **segmentation,
+    }
+    return {
+        "run_id": "r",
+        "lines_read": 1,
+        "rows_loaded": 1,
+        "rows_quarantined": 0,
+        "quarantine_reasons": {},
+        "files": [],
+        "lake_files": [],
+        "retired": [],
+        "published": {},
+        "embeddings": {"model_version": "v", "embedded_this_run": 1, "reviews_embedded_total": 1},
+        "segmentation": seg,
+        "expectations": [],
+        "warehouse": "w",
+        "data_docs": "d",
+        "segment_report": "s",
+    }
+
+
+def test_the_summary_says_why_a_run_refitted_or_which_model_placed_it():
+    refit = format_summary(summary(is_refit=True, refit_reason="first run"))
+    placed = format_summary(summary(is_refit=False, model_run_id="backfill__2013"))
+    older = format_summary(summary())
+    assert "  refit: first run" in refit.splitlines()
+    assert "  placed by the model of run backfill__2013 (no refit)" in placed.splitlines()
+    assert "refit" not in older
+
+
+def test_warehouse_values_become_json():
+    assert json_value(math.nan) is None and json_value(pd.NaT) is None
+    assert json_value(pd.Timestamp("2016-01-01")) == "2016-01-01T00:00:00"
+    assert json_value(3) == 3 and json_value("x") == "x"
