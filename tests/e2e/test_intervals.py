@@ -24,7 +24,8 @@ from tests.e2e.conftest import (
 )
 from usersegments.lake import partition_name
 
-CONF = {"source_files": TWO_FILES_CONF["source_files"]}
+# k fixed, as the two-file run: no sweep to pay for on a few hundred users
+CONF = TWO_FILES_CONF
 
 
 @dataclass
