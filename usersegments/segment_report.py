@@ -55,8 +55,8 @@ def read_run(settings: Settings, run_id: str) -> dict[str, pd.DataFrame]:
 
 
 def read_history(settings: Settings, run_id: str) -> dict[str, pd.DataFrame]:
-    """Every run's segment sizes (runs x k rows) and this run's migrations (at most
-    (k + 1)^2 rows) from the warehouse's history marts."""
+    """Every run's segment sizes (runs x k rows), this run's migrations (at most
+    (k + 1)^2 rows) and when the segments were refitted, from the warehouse's marts."""
     run = partition_name(run_id)  # ids in the marts are partition names: no quotes
     return {
         "sizes": query(
@@ -68,6 +68,11 @@ def read_history(settings: Settings, run_id: str) -> dict[str, pd.DataFrame]:
             settings,
             "select from_segment_id, to_segment_id, user_count from segment_migrations "
             f"where run_id = '{run}'",
+        ),
+        "refits": query(
+            settings,
+            "select coalesce(as_of, segmented_at) as seen_at from segmentation_runs "
+            "where is_refit",
         ),
     }
 
@@ -85,6 +90,9 @@ def _history_plots(history: dict[str, pd.DataFrame]) -> str:
     figure, axes = plt.subplots(figsize=(8, 4))
     for segment in sizes.columns:
         axes.plot(seen_at, sizes[segment], marker="o", label=str(segment))
+    # the runs between two refits placed their users with the same model
+    for i, refit_at in enumerate(history["refits"]["seen_at"]):
+        axes.axvline(refit_at, color="grey", linestyle=":", label=None if i else "refit")
     axes.set_ylabel("users")
     axes.set_xlabel("as of (a manual run: when it ran)")
     axes.set_title(f"Segment sizes over {len(sizes)} runs")
