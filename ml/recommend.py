@@ -21,7 +21,8 @@ list is taken from the first (seen + N) items of the segment's ranking, an equi-
 x N). Every float sum is exact, in fixed point (``exact_sum``): floating-point addition
 depends on its order, so a plain sum over partitions can differ in its last bit between
 two runs on the same data; scores are then rounded to 9 decimals so ties stay ties.
-Only the evaluation's few rows (recommender x segment) reach the driver.
+Only the evaluation's few rows (recommender x segment) reach the driver, and for the
+bootstrap intervals the users per distinct outcome (ml.bootstrap).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from ml.bootstrap import bootstrap_intervals
 from ml.config import RecommenderConfig
 
 ALL_USERS = -1  # the single "segment" of the global-popularity baseline
@@ -46,7 +48,13 @@ EVALUATION_COLUMNS = {
     "ndcg": "float64",
     "catalogue_coverage": "float64",
     "k": "int64",
+    # 95% bootstrap intervals over users (ml.bootstrap)
+    "hit_rate_low": "float64",
+    "hit_rate_high": "float64",
+    "ndcg_low": "float64",
+    "ndcg_high": "float64",
 }
+INTERVAL_METRICS = ("hit_rate", "ndcg")
 # 18 decimals, 20 integer digits: far finer than any score or metric, far wider than any sum
 EXACT = "decimal(38,18)"
 
@@ -241,6 +249,28 @@ def segment_metrics(
     ]
 
 
+def outcome_counts(hits: DataFrame, memberships: DataFrame) -> pd.DataFrame:
+    """Users per segment and distinct outcome (hit or not, NDCG) of ``per_user_hits``,
+    for the bootstrap: O(users) in Spark; with one held-out item per user at most
+    segments x (k + 1) rows reach the driver."""
+    return (
+        hits.join(memberships, "user_key", "left")
+        .groupBy(
+            "segment_id",
+            (F.col("hit_count") > 0).cast("double").alias("hit_rate"),
+            F.round(F.col("dcg") / F.col("ideal"), 12).alias("ndcg"),
+        )
+        .agg(F.count("*").alias("users"))
+        .toPandas()
+    )
+
+
+def intervals(outcomes: pd.DataFrame, seed: int) -> dict[str, float]:
+    """Bootstrap intervals of HitRate and NDCG over the users of ``outcomes``."""
+    merged = outcomes.groupby(list(INTERVAL_METRICS), as_index=False)["users"].sum()
+    return bootstrap_intervals(merged, INTERVAL_METRICS, seed)
+
+
 def segment_items(reviews: DataFrame, memberships: DataFrame, half_life_days: float) -> DataFrame:
     """(segment_id, item_rank, item_id, score, reviewers): every item reviewed in each
     segment, ranked by score (ties by item id)."""
@@ -331,9 +361,26 @@ def evaluate(
     for name, recs in recommendations.items():
         recs = recs.localCheckpoint()  # used by both scopes
         overall = ranking_metrics(recs, holdout, catalogue_size, k)
-        rows.append({"recommender": name, "scope": "overall", "segment_id": None, **overall})
+        outcomes = outcome_counts(per_user_hits(recs, holdout, k), memberships)
+        rows.append(
+            {
+                "recommender": name,
+                "scope": "overall",
+                "segment_id": None,
+                **overall,
+                **intervals(outcomes, config.seed),
+            }
+        )
         for segment in segment_metrics(recs, holdout, memberships, catalogue_size, k):
-            rows.append({"recommender": name, "scope": "segment", **segment})
+            members = outcomes[outcomes["segment_id"] == segment["segment_id"]]
+            rows.append(
+                {
+                    "recommender": name,
+                    "scope": "segment",
+                    **segment,
+                    **intervals(members, config.seed),
+                }
+            )
     return pd.DataFrame(rows).assign(k=k)[list(EVALUATION_COLUMNS)].astype(EVALUATION_COLUMNS)
 
 
@@ -420,6 +467,11 @@ def publish_and_log(spark, settings, segmentation_run_id: str, config: Recommend
                     f"{name}.recall_at_{k}": row["recall"],
                     f"{name}.ndcg_at_{k}": row["ndcg"],
                     f"{name}.catalogue_coverage": row["catalogue_coverage"],
+                    **{
+                        f"{name}.{metric}_at_{k}_{side}": row[f"{metric}_{side}"]
+                        for metric in INTERVAL_METRICS
+                        for side in ("low", "high")
+                    },
                 }
             )
         for name in ("global_popularity", "random") if len(overall) else ():
@@ -457,7 +509,10 @@ def publish_and_log(spark, settings, segmentation_run_id: str, config: Recommend
         .distinct()
         .count(),
         "holdout_users": holdout_users,
-        "overall": overall[["hit_rate", "recall", "ndcg", "catalogue_coverage"]]
+        "overall": overall[
+            ["hit_rate", "recall", "ndcg", "catalogue_coverage"]
+            + [f"{m}_{side}" for m in INTERVAL_METRICS for side in ("low", "high")]
+        ]
         .round(4)
         .to_dict("index"),
     }

@@ -71,8 +71,7 @@ def read_history(settings: Settings, run_id: str) -> dict[str, pd.DataFrame]:
         ),
         "refits": query(
             settings,
-            "select coalesce(as_of, segmented_at) as seen_at from segmentation_runs "
-            "where is_refit",
+            "select coalesce(as_of, segmented_at) as seen_at from segmentation_runs where is_refit",
         ),
     }
 

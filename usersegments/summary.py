@@ -99,6 +99,13 @@ def segmentation_summary(settings: Settings) -> dict[str, Any]:
     return {**info, "segments": segments.to_dict("records")}
 
 
+def with_interval(metrics: dict, name: str) -> str:
+    """``0.1234 [0.1100, 0.1370]``; the value alone for a run from before intervals."""
+    low, high = metrics.get(f"{name}_low"), metrics.get(f"{name}_high")
+    interval = "" if low is None or high is None else f" [{low:.4f}, {high:.4f}]"
+    return f"{metrics[name]:.4f}{interval}"
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     lines = [
         f"Run {summary['run_id']}",
@@ -169,11 +176,13 @@ def format_summary(summary: dict[str, Any]) -> str:
             f" (refit ARI {refit['ari_published']:.3f} vs the published segments)"
         )
         lines.append(
-            f"    {'recommender':<20} {'HitRate':>8} {'Recall':>8} {'NDCG':>8} {'coverage':>9}"
+            f"    {'recommender':<20} {'HitRate [95% interval]':>24} {'NDCG [95% interval]':>24}"
+            f" {'coverage':>9}"
         )
         for name, m in recommendations["overall"].items():
             lines.append(
-                f"    {name:<20} {m['hit_rate']:>8.4f} {m['recall']:>8.4f} {m['ndcg']:>8.4f} {m['catalogue_coverage']:>9.4f}"
+                f"    {name:<20} {with_interval(m, 'hit_rate'):>24} {with_interval(m, 'ndcg'):>24}"
+                f" {m['catalogue_coverage']:>9.4f}"
             )
     lines.append("  expectations (passed/evaluated, hard and soft failures)")
     for check in summary["expectations"]:

@@ -52,3 +52,28 @@ def test_warehouse_values_become_json():
     assert json_value(math.nan) is None and json_value(pd.NaT) is None
     assert json_value(pd.Timestamp("2016-01-01")) == "2016-01-01T00:00:00"
     assert json_value(3) == 3 and json_value("x") == "x"
+
+
+def test_recommenders_are_printed_with_their_intervals():
+    recommended = {
+        "top_n": 10,
+        "users_recommended": 3,
+        "holdout_users": 2,
+        "evaluation_segmentation": {"ari_published": 1.0},
+        "overall": {
+            "segment_popularity": {
+                "hit_rate": 0.5,
+                "ndcg": 0.25,
+                "catalogue_coverage": 0.1,
+                "hit_rate_low": 0.0,
+                "hit_rate_high": 1.0,
+                "ndcg_low": 0.0,
+                "ndcg_high": 0.5,
+            },
+            "older_run": {"hit_rate": 0.5, "ndcg": 0.25, "catalogue_coverage": 0.1},
+        },
+    }
+    text = format_summary({**summary(), "recommendations": recommended})
+    row = next(line for line in text.splitlines() if "segment_popularity" in line)
+    assert "0.5000 [0.0000, 1.0000]" in row and "0.2500 [0.0000, 0.5000]" in row
+    assert "0.5000 " in next(line for line in text.splitlines() if "older_run" in line)

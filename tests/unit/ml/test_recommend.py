@@ -168,6 +168,10 @@ def test_evaluate_by_hand_segment_beats_global_here(spark, frame, reviews):
     ]
     assert per_segment.set_index("segment_id")["hit_rate"].to_dict() == {1: 1.0, 2: 0.0}
     assert per_segment["users"].sum() == overall.loc["global_popularity", "users"] == 2
+    # two users: a bootstrap of them draws both hits, both misses or one of each
+    assert overall.loc["segment_popularity", ["hit_rate_low", "hit_rate_high"]].tolist() == [1, 1]
+    assert overall.loc["global_popularity", ["hit_rate_low", "hit_rate_high"]].tolist() == [0, 1]
+    assert per_segment.set_index("segment_id")["hit_rate_high"].to_dict() == {1: 1.0, 2: 0.0}
 
 
 def test_evaluate_refuses_a_held_out_pair_in_training(spark, frame, reviews):

@@ -9,6 +9,10 @@ select
     evaluation.hit_rate,
     evaluation.recall,
     evaluation.ndcg,
+    evaluation.hit_rate_low,
+    evaluation.hit_rate_high,
+    evaluation.ndcg_low,
+    evaluation.ndcg_high,
     evaluation.catalogue_coverage,
     evaluation.mlflow_run_id,
     runs.segmented_at
