@@ -33,6 +33,14 @@ from pyspark.sql import functions as F
 
 from ml.bootstrap import bootstrap_intervals
 from ml.config import RecommenderConfig
+from ml.item_knn import choose_neighbours, item_neighbours, knn_top_n
+from ml.ranking import (
+    exact_sum,
+    first_unseen,
+    metric_columns,
+    per_user_hits,
+    ranking_metrics,
+)
 
 ALL_USERS = -1  # the single "segment" of the global-popularity baseline
 EXPERIMENT = "segment_recommendations"
@@ -55,19 +63,6 @@ EVALUATION_COLUMNS = {
     "ndcg_high": "float64",
 }
 INTERVAL_METRICS = ("hit_rate", "ndcg")
-# 18 decimals, 20 integer digits: far finer than any score or metric, far wider than any sum
-EXACT = "decimal(38,18)"
-
-
-def exact_sum(column: F.Column) -> F.Column:
-    """Sum of a double column, the same whatever the order of its rows (decimal
-    addition is associative), as a double."""
-    return F.sum(column.cast(EXACT)).cast("double")
-
-
-def exact_mean(column: F.Column) -> F.Column:
-    """Mean of a double column, independent of row order like ``exact_sum``."""
-    return F.avg(column.cast(EXACT)).cast("double")
 
 
 def item_scores(train: DataFrame, groups: DataFrame, half_life_days: float) -> DataFrame:
@@ -126,17 +121,6 @@ def filled(primary: DataFrame, fallback: DataFrame, n: int) -> DataFrame:
     )
 
 
-def first_unseen(candidates: DataFrame, seen: DataFrame, n: int, order: str) -> DataFrame:
-    """Each user's first n candidates by ``order`` that ``seen`` does not hold."""
-    unseen = candidates.join(seen, ["user_key", "item_id"], "left_anti")
-    rank = F.row_number().over(Window.partitionBy("user_key").orderBy(order))
-    return (
-        unseen.withColumn("rank", rank.cast("long"))
-        .where(F.col("rank") <= n)
-        .select("user_key", "rank", "item_id", "score")
-    )
-
-
 def random_top_n(
     users: DataFrame, catalogue: DataFrame, seen: DataFrame, n: int, seed: int
 ) -> DataFrame:
@@ -165,52 +149,6 @@ def random_top_n(
     )
     candidates = wanted.join(shuffled, "position").withColumn("score", F.lit(0.0))
     return first_unseen(candidates, seen, n, "step")
-
-
-def ideal_dcg(relevant: F.Column, k: int) -> F.Column:
-    """DCG of a perfect list: min(relevant, k) hits at the top."""
-    hits = F.sequence(F.lit(0), F.least(relevant, F.lit(k)) - 1)
-    return F.aggregate(hits, F.lit(0.0), lambda total, i: total + 1.0 / F.log2(i + 2.0))
-
-
-def per_user_hits(recommendations: DataFrame, test: DataFrame, k: int) -> DataFrame:
-    """(user_key, relevant, hit_count, dcg, ideal) for every user in ``test``."""
-    top = recommendations.where(F.col("rank") <= k).select("user_key", "item_id", "rank")
-    gain = F.when(F.col("rank").isNotNull(), 1.0 / F.log2(F.col("rank") + 1.0)).otherwise(0.0)
-    return (
-        test.join(top, ["user_key", "item_id"], "left")
-        .groupBy("user_key")
-        .agg(
-            F.count("*").alias("relevant"),
-            F.count("rank").alias("hit_count"),
-            exact_sum(gain).alias("dcg"),
-        )
-        .withColumn("ideal", ideal_dcg(F.col("relevant"), k))
-    )
-
-
-def metric_columns() -> list[F.Column]:
-    return [
-        F.count("*").alias("users"),
-        exact_mean((F.col("hit_count") > 0).cast("double")).alias("hit_rate"),
-        exact_mean(F.col("hit_count") / F.col("relevant")).alias("recall"),
-        exact_mean(F.col("dcg") / F.col("ideal")).alias("ndcg"),
-    ]
-
-
-def ranking_metrics(
-    recommendations: DataFrame, test: DataFrame, catalogue_size: int, k: int = 10
-) -> dict[str, float]:
-    """HitRate@k, Recall@k and NDCG@k (binary relevance) averaged over the users in
-    ``test`` (a user without recommendations scores 0), and catalogue coverage (distinct
-    items in anyone's top k over the catalogue size)."""
-    row = per_user_hits(recommendations, test, k).agg(*metric_columns()).first().asDict()
-    covered = recommendations.where(F.col("rank") <= k).select("item_id").distinct().count()
-    return {
-        "users": int(row["users"]),
-        **{name: float(row[name] or 0.0) for name in ("hit_rate", "recall", "ndcg")},
-        "catalogue_coverage": covered / catalogue_size if catalogue_size else 0.0,
-    }
 
 
 def segment_metrics(
@@ -249,14 +187,16 @@ def segment_metrics(
     ]
 
 
-def outcome_counts(hits: DataFrame, memberships: DataFrame) -> pd.DataFrame:
-    """Users per segment and distinct outcome (hit or not, NDCG) of ``per_user_hits``,
-    for the bootstrap: O(users) in Spark; with one held-out item per user at most
-    segments x (k + 1) rows reach the driver."""
+def outcome_counts(hits: DataFrame, groups: DataFrame) -> pd.DataFrame:
+    """Users per segment, coldness and distinct outcome (hit or not, NDCG) of
+    ``per_user_hits``, for the bootstrap (``groups``: user_key, segment_id, is_cold):
+    O(users) in Spark; with one held-out item per user at most segments x 2 x (k + 1)
+    rows reach the driver."""
     return (
-        hits.join(memberships, "user_key", "left")
+        hits.join(groups, "user_key", "left")
         .groupBy(
             "segment_id",
+            "is_cold",
             (F.col("hit_count") > 0).cast("double").alias("hit_rate"),
             F.round(F.col("dcg") / F.col("ideal"), 12).alias("ndcg"),
         )
@@ -317,11 +257,18 @@ def check_no_leak(train: DataFrame, holdout: DataFrame) -> None:
 
 
 def evaluation_recommendations(
-    train: DataFrame, holdout: DataFrame, memberships: DataFrame, config: RecommenderConfig
+    train: DataFrame,
+    holdout: DataFrame,
+    memberships: DataFrame,
+    config: RecommenderConfig,
+    neighbours: int | None = None,
 ) -> dict[str, DataFrame]:
     """Each recommender's top-N lists for the held-out users, built from ``train`` and
-    ``memberships`` (segments computed from ``train`` alone): the segment recommender,
-    global popularity and random."""
+    ``memberships`` (segments computed from ``train`` alone): the segment recommender;
+    the baselines global popularity, random and item-kNN (``neighbours`` each, chosen
+    on ``train`` alone when not given); and item-kNN with the segment's list for cold
+    users (COLD_ITEMS training items or fewer). Short lists are topped up with global
+    popularity."""
     check_no_leak(train, holdout)
     seen = train.select("user_key", "item_id").distinct()
     catalogue = train.select("item_id").distinct()
@@ -331,53 +278,88 @@ def evaluation_recommendations(
     k, half_life = config.top_n, config.half_life_days
     popular = top_n(
         item_scores(train, everyone, half_life), everyone.join(users, "user_key"), seen, k
-    )
-    segment = top_n(
-        item_scores(train, segments, half_life), segments.join(users, "user_key"), seen, k
-    )
+    ).localCheckpoint()  # the fallback of three lists
+    segment = filled(
+        top_n(item_scores(train, segments, half_life), segments.join(users, "user_key"), seen, k),
+        popular,
+        k,
+    ).localCheckpoint()
+    if neighbours is None:
+        neighbours, _ = choose_neighbours(train, k)
+    similar = item_neighbours(seen, neighbours).localCheckpoint()
+    knn = filled(knn_top_n(seen, users, similar, neighbours, k), popular, k)
+    cold = cold_users(seen)
     return {
         # as published: the segment's ranking, topped up with global popularity
-        "segment_popularity": filled(segment, popular, k),
+        "segment_popularity": segment,
         "global_popularity": popular,
         "random": random_top_n(users, catalogue, seen, k, config.seed),
+        "item_knn": knn,
+        "item_knn_segment_cold": knn.join(cold, "user_key", "left_anti").unionByName(
+            segment.join(cold, "user_key")
+        ),
     }
 
 
+# Users with this many distinct training items or fewer are cold: item-kNN has little
+# to go on, and the segment (from their behaviour and text) may know them better.
+COLD_ITEMS = 2
+
+
+def cold_users(seen: DataFrame) -> DataFrame:
+    """(user_key) of the users with COLD_ITEMS distinct items or fewer in ``seen``."""
+    items = seen.groupBy("user_key").agg(F.count("*").alias("items"))
+    return items.where(F.col("items") <= COLD_ITEMS).select("user_key")
+
+
 def evaluate(
-    train: DataFrame, holdout: DataFrame, memberships: DataFrame, config: RecommenderConfig
+    train: DataFrame,
+    holdout: DataFrame,
+    memberships: DataFrame,
+    config: RecommenderConfig,
+    neighbours: int | None = None,
 ) -> pd.DataFrame:
-    """Offline evaluation of the segment recommender and both baselines: one row per
-    recommender and scope, 'overall' and 'segment' (per evaluation segment). Empty
-    when no user has an item held out (e.g. every user reviewed one item). A small
-    pandas frame: recommenders x (segments + 1) rows."""
+    """Offline evaluation of the recommenders (evaluation_recommendations): one row per
+    recommender and scope, 'overall', 'cold' (users with COLD_ITEMS training items or
+    fewer) and 'segment' (per evaluation segment), with bootstrap intervals. Empty when
+    no user has an item held out (e.g. every user reviewed one item). A small pandas
+    frame: recommenders x (segments + 2) rows."""
     if holdout.first() is None:
         return pd.DataFrame(
             {name: pd.Series(dtype=dtype) for name, dtype in EVALUATION_COLUMNS.items()}
         )
-    recommendations = evaluation_recommendations(train, holdout, memberships, config)
+    recommendations = evaluation_recommendations(train, holdout, memberships, config, neighbours)
     catalogue_size = train.select("item_id").distinct().count()
+    cold = cold_users(train.select("user_key", "item_id").distinct()).localCheckpoint()
+    groups = memberships.join(cold.withColumn("is_cold", F.lit(True)), "user_key", "left")
     k = config.top_n
     rows = []
     for name, recs in recommendations.items():
-        recs = recs.localCheckpoint()  # used by both scopes
-        overall = ranking_metrics(recs, holdout, catalogue_size, k)
-        outcomes = outcome_counts(per_user_hits(recs, holdout, k), memberships)
-        rows.append(
-            {
-                "recommender": name,
-                "scope": "overall",
-                "segment_id": None,
-                **overall,
-                **intervals(outcomes, config.seed),
-            }
-        )
+        recs = recs.localCheckpoint()  # used by every scope
+        outcomes = outcome_counts(per_user_hits(recs, holdout, k), groups)
+        scopes = [
+            ("overall", None, ranking_metrics(recs, holdout, catalogue_size, k), outcomes),
+            (
+                "cold",
+                None,
+                ranking_metrics(
+                    recs.join(cold, "user_key"), holdout.join(cold, "user_key"), catalogue_size, k
+                ),
+                outcomes[outcomes["is_cold"].eq(True)],
+            ),
+        ]
         for segment in segment_metrics(recs, holdout, memberships, catalogue_size, k):
             members = outcomes[outcomes["segment_id"] == segment["segment_id"]]
+            scopes.append(("segment", segment["segment_id"], segment, members))
+        for scope, segment_id, metrics, members in scopes:
+            if not metrics["users"]:
+                continue  # e.g. no cold user held out
             rows.append(
                 {
                     "recommender": name,
-                    "scope": "segment",
-                    **segment,
+                    **metrics,
+                    "scope": scope,
+                    "segment_id": segment_id,
                     **intervals(members, config.seed),
                 }
             )
@@ -440,7 +422,8 @@ def publish_and_log(spark, settings, segmentation_run_id: str, config: Recommend
     write_table(settings, "user_recommendations", run_id, users)
 
     train, holdout, memberships = evaluation_inputs(spark, settings, run_id)
-    evaluation = evaluate(train, holdout, memberships, config)
+    neighbours, validation_ndcg = choose_neighbours(train, config.top_n)
+    evaluation = evaluate(train, holdout, memberships, config, neighbours)
     train_reviews, holdout_users = train.count(), holdout.select("user_key").distinct().count()
 
     client = tracking.configure(settings)
@@ -458,6 +441,15 @@ def publish_and_log(spark, settings, segmentation_run_id: str, config: Recommend
                 "holdout": "latest distinct item per user with >= 2 items",
                 "train_reviews": train_reviews,
                 "holdout_users": holdout_users,
+                "item_knn_neighbours": neighbours,
+                "item_knn_neighbours_chosen_by": "NDCG on the latest training item per user",
+                "cold_user_items": COLD_ITEMS,
+            }
+        )
+        mlflow.log_metrics(
+            {
+                f"item_knn.validation_ndcg_at_{k}.neighbours_{n}": v
+                for n, v in validation_ndcg.items()
             }
         )
         for name, row in overall.iterrows():
@@ -474,7 +466,7 @@ def publish_and_log(spark, settings, segmentation_run_id: str, config: Recommend
                     },
                 }
             )
-        for name in ("global_popularity", "random") if len(overall) else ():
+        for name in ("global_popularity", "random", "item_knn") if len(overall) else ():
             if overall.loc[name, "ndcg"] > 0:
                 mlflow.log_metric(
                     f"ndcg_lift_over_{name}",
@@ -509,6 +501,7 @@ def publish_and_log(spark, settings, segmentation_run_id: str, config: Recommend
         .distinct()
         .count(),
         "holdout_users": holdout_users,
+        "item_knn": {"neighbours": neighbours, "validation_ndcg": validation_ndcg},
         "overall": overall[
             ["hit_rate", "recall", "ndcg", "catalogue_coverage"]
             + [f"{m}_{side}" for m in INTERVAL_METRICS for side in ("low", "high")]

@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from ml.item_knn import choose_neighbours
 from ml.recommend import RecommenderConfig, evaluation_inputs, evaluation_recommendations
 from tests.e2e.conftest import pipeline_env
 from usersegments.config import PROJECT_DIR, Settings
@@ -21,7 +22,13 @@ from usersegments.spark import SPARK_JOBS_DIR, spark_env, submit_command
 from usersegments.warehouse import connect, latest_segmentation_run, read_segmentation
 
 USERS = 3_667
-RECOMMENDERS = {"segment_popularity", "global_popularity", "random"}
+RECOMMENDERS = {
+    "segment_popularity",
+    "global_popularity",
+    "random",
+    "item_knn",
+    "item_knn_segment_cold",
+}
 
 
 def test_the_split_holds_out_each_users_latest_item(full_run):
@@ -120,6 +127,13 @@ def test_evaluation_in_the_warehouse_matches_mlflow(full_run):
     assert len(per_segment) == len(RECOMMENDERS) * segments
     assert per_segment["segment_name"].notna().all()
     assert (per_segment.groupby("recommender")["users"].sum() == holdout_users).all()
+    # every figure sits in its bootstrap interval
+    for metric in ("hit_rate", "ndcg"):
+        assert (evaluation[f"{metric}_low"] <= evaluation[metric] + 1e-12).all()
+        assert (evaluation[metric] <= evaluation[f"{metric}_high"] + 1e-12).all()
+    # cold users (two training items or fewer), if any, are measured by every recommender
+    cold = evaluation[evaluation["scope"] == "cold"]
+    assert len(cold) in (0, len(RECOMMENDERS))
     # the random baseline shows every item to someone; it hits (almost) nothing
     assert overall.loc["random", "catalogue_coverage"] > 0.9
     assert overall.loc["random", "hit_rate"] < overall.loc["global_popularity", "hit_rate"]
@@ -261,7 +275,9 @@ def test_no_held_out_interaction_reaches_the_recommender(full_run, poisoned, spa
     pd.testing.assert_frame_equal(
         frame(poisoned_memberships, ["user_key"]), frame(memberships, ["user_key"])
     )
-    # so every recommender shows every user the same list
+    # so item-kNN's search picks the same neighbours, and every recommender shows every
+    # user the same list
+    assert choose_neighbours(train, config.top_n) == choose_neighbours(poisoned_train, config.top_n)
     lists = evaluation_recommendations(train, holdout, memberships, config)
     poisoned_lists = evaluation_recommendations(
         poisoned_train, poisoned_holdout, poisoned_memberships, config

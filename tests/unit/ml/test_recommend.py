@@ -4,44 +4,19 @@ functions on frames of a few rows."""
 from __future__ import annotations
 
 import math
-from datetime import datetime
 
 import pytest
 from pyspark.sql import functions as F
 
+from ml.ranking import exact_mean, exact_sum, ranking_metrics
 from ml.recommend import (
     RecommenderConfig,
     evaluate,
-    exact_mean,
-    exact_sum,
     filled,
     item_scores,
     random_top_n,
-    ranking_metrics,
     top_n,
 )
-
-
-@pytest.fixture
-def frame(spark):
-    def make(rows, schema):
-        return spark.createDataFrame(rows, schema)
-
-    return make
-
-
-@pytest.fixture
-def reviews(spark):
-    def make(rows):
-        rows = [
-            (u, i, float(r), datetime.fromisoformat(t), f"r{n}")
-            for n, (u, i, r, t) in enumerate(rows)
-        ]
-        # timestamp_ntz: the type DuckDB writes to the lake
-        schema = "user_key string, item_id string, rating double, reviewed_at timestamp_ntz, review_key string"
-        return spark.createDataFrame(rows, schema)
-
-    return make
 
 
 def memberships(spark, groups: dict[str, int], column: str = "segment_id"):
