@@ -19,7 +19,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from ml.ranking import exact_sum, first_unseen, ranking_metrics
+from ml.ranking import exact_sum, first_unseen, mean_ndcg
 
 NEIGHBOUR_GRID = (10, 50, 200)
 
@@ -108,11 +108,5 @@ def choose_neighbours(
     seen = fit.select("user_key", "item_id").distinct()
     neighbours = item_neighbours(seen, max(grid)).localCheckpoint()
     users = validation.select("user_key").distinct()
-    catalogue = seen.select("item_id").distinct().count()
-    scores = {
-        k: ranking_metrics(knn_top_n(seen, users, neighbours, k, n), validation, catalogue, n)[
-            "ndcg"
-        ]
-        for k in grid
-    }
+    scores = {k: mean_ndcg(knn_top_n(seen, users, neighbours, k, n), validation, n) for k in grid}
     return max(grid, key=lambda k: (scores[k], -k)), scores

@@ -77,3 +77,9 @@ def ranking_metrics(
         **{name: float(row[name] or 0.0) for name in ("hit_rate", "recall", "ndcg")},
         "catalogue_coverage": covered / catalogue_size if catalogue_size else 0.0,
     }
+
+
+def mean_ndcg(recommendations: DataFrame, test: DataFrame, k: int) -> float:
+    """NDCG@k averaged over the users in ``test``: one Spark job (a search's score)."""
+    per_user = per_user_hits(recommendations, test, k)
+    return float(per_user.agg(exact_mean(F.col("dcg") / F.col("ideal"))).first()[0] or 0.0)
