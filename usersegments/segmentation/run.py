@@ -374,6 +374,20 @@ def write_segmentation(
 
 
 @dataclass(frozen=True)
+class Job:
+    """What every step of one segmentation run reads: where, which run, its inputs."""
+
+    spark: SparkSession
+    lake: Lake
+    run_id: str
+    embedding_version: str
+    options: SegmentationOptions
+    as_of: datetime | None
+    inputs: tables.Inputs
+    clock: Stopwatch
+
+
+@dataclass(frozen=True)
 class Placing:
     """A placing run's users under the current model, and how they moved."""
 
@@ -382,24 +396,35 @@ class Placing:
     fit: Clustering
     segment_ids: list[int]
     new_columns: list[str]  # feature columns the saved pipeline never saw
+    assigned: DataFrame  # as ``assign`` gives it (cached)
+    moved: dict  # agreement with the previous run
 
     @property
     def model_run_id(self) -> str:
         return refit.model_run_id(self.model_run)
 
+    def refit_reason(self, policy: refit.RefitPolicy) -> str | None:
+        """Why the run refits after all, having placed the users, or None."""
+        unchanged = self.moved["unchanged_id_share"]
+        return refit.placement_refit_reason(
+            policy,
+            self.new_columns,
+            dict(zip(self.segment_ids, self.fit.sizes.tolist(), strict=True)),
+            self.fit.min_segment_size,
+            None if unchanged is None else 1 - unchanged,
+        )
 
-def place_with_model(
-    spark: SparkSession,
-    lake: Lake,
-    inputs: tables.Inputs,
-    table: DataFrame,
-    previous: dict,
-    options: SegmentationOptions,
-) -> Placing:
+    def release(self) -> None:
+        self.assigned.unpersist()
+        self.prepared.features.unpersist()
+
+
+def place_with_model(job: Job, table: DataFrame, previous: dict) -> Placing:
     """Every user's features under the saved fusion pipeline of the current model (the
     previous run's), and their nearest centroid of it: O(n·k·d), no fit. A category
     the model never saw is reported (a refit reason); one it saw and this run has not
     is a zero share."""
+    spark, lake = job.spark, job.lake
     model_id = refit.model_run_id(previous)
     pipeline = PipelineModel.load(str(lake.segmentation("feature_pipeline", model_id)))
     seen = pipeline.stages[0].getInputCols()  # the Imputer's: every numeric input
@@ -408,34 +433,25 @@ def place_with_model(
     saved = spark.read.parquet(str(lake.segmentation("features", model_id)))
     names = [c for c in saved.columns if c != "user_key"]
     fusion = Fusion(pipeline, json.loads(previous["feature_dims"]), names)
-    prepared = fuse(fusion, table, inputs, options, spark.sparkContext.defaultParallelism)
+    prepared = fuse(fusion, table, job.inputs, job.options, spark.sparkContext.defaultParallelism)
     model = tables.centroids(spark, lake, model_id).sort_values("segment_id")
     centers = np.vstack(model["centroid"].to_numpy())
     predictions = clustering.place(prepared.features, "features", NearestCentroid(centers)).cache()
     counted = dict(predictions.groupBy("prediction").count().collect())
-    sizes = np.array([counted.get(c, 0) for c in range(len(centers))])
     fit = Clustering(
         selection=None,
         sweep_users=0,
-        min_segment_size=min_segment_users(options.min_segment_share, prepared.users),
+        min_segment_size=min_segment_users(job.options.min_segment_share, prepared.users),
         silhouette=clustering.silhouette(predictions, "features") if len(counted) > 1 else 0.0,
         predictions=predictions,
         clusters=list(range(len(centers))),
         centers=centers,
-        sizes=sizes,
+        sizes=np.array([counted.get(c, 0) for c in range(len(centers))]),
     )
-    return Placing(previous, prepared, fit, model["segment_id"].tolist(), new_columns)
-
-
-def placing_refit_reason(placing: Placing, policy: refit.RefitPolicy, moved: dict) -> str | None:
-    unchanged = moved["unchanged_id_share"]
-    return refit.placement_refit_reason(
-        policy,
-        placing.new_columns,
-        dict(zip(placing.segment_ids, placing.fit.sizes.tolist(), strict=True)),
-        placing.fit.min_segment_size,
-        None if unchanged is None else 1 - unchanged,
-    )
+    segment_ids = model["segment_id"].tolist()
+    assigned = assign(spark, prepared, fit, segment_ids)
+    moved = stability(spark, lake, previous, assignment_columns(assigned))
+    return Placing(previous, prepared, fit, segment_ids, new_columns, assigned, moved)
 
 
 def assignment_columns(assigned: DataFrame) -> DataFrame:
@@ -466,10 +482,10 @@ MODEL_COLUMNS = (
 )
 
 
-def placing_record(placing: Placing, assigned: DataFrame, options, fingerprint, moved) -> dict:
+def placing_record(placing: Placing, options: SegmentationOptions, fingerprint: str) -> dict:
     """A placing run's row of the ``runs`` table."""
     previous = placing.model_run
-    (cost,) = assigned.agg(F.sum(F.col("distance_to_centroid") ** 2)).first()
+    (cost,) = placing.assigned.agg(F.sum(F.col("distance_to_centroid") ** 2)).first()
     return {
         **{column: previous[column] for column in MODEL_COLUMNS},
         "k_selection": f"placed by the model of run {placing.model_run_id} (no refit)",
@@ -484,7 +500,7 @@ def placing_record(placing: Placing, assigned: DataFrame, options, fingerprint, 
         "input_fingerprint": fingerprint,
         "previous_run_id": previous["run_id"],
         "previous_input_fingerprint": previous["input_fingerprint"],
-        **moved,
+        **placing.moved,
         "segmented_at": datetime.now(UTC).replace(tzinfo=None),
     }
 
@@ -502,63 +518,52 @@ def publish_segmentation(
     with the current model, or refit, as ``policy`` decides (usersegments.segmentation.
     refit); ``as_of``: the reviews' cut-off the run's inputs were built with."""
     policy = policy or refit.RefitPolicy()
-    clock = Stopwatch()
     inputs = tables.published_inputs(spark, lake, embedding_version)
+    job = Job(spark, lake, run_id, embedding_version, options, as_of, inputs, Stopwatch())
     previous = tables.previous_run(spark, lake, run_id, as_of)
     reason = refit.refit_reason(policy, options, embedding_version, as_of, previous)
     table = user_features(inputs, options)
     if reason is None:
-        placing = place_with_model(spark, lake, inputs, table, previous, options)
-        assigned = assign(spark, placing.prepared, placing.fit, placing.segment_ids)
-        moved = stability(spark, lake, previous, assignment_columns(assigned))
-        reason = placing_refit_reason(placing, policy, moved)
-        clock.lap("placing")
+        placing = place_with_model(job, table, previous)
+        job.clock.lap("placing")
+        reason = placing.refit_reason(policy)
         if reason is None:
             table.unpersist()
-            return write_placing(
-                spark,
-                lake,
-                run_id,
-                inputs,
-                placing,
-                assigned,
-                moved,
-                embedding_version,
-                options,
-                as_of,
-                clock,
-            )
-        assigned.unpersist()
-        placing.prepared.features.unpersist()
-    prepared = prepare(inputs, options, spark.sparkContext.defaultParallelism, table)
-    clock.lap("features")
+            return write_placing(job, placing)
+        placing.release()
+    return refit_and_write(job, table, previous, reason)
+
+
+def refit_and_write(job: Job, table: DataFrame, previous: dict | None, reason: str) -> dict:
+    """Fit the segments anew (warm from the previous run's centroids) and write them."""
+    spark, lake, options = job.spark, job.lake, job.options
+    prepared = prepare(job.inputs, options, spark.sparkContext.defaultParallelism, table)
+    job.clock.lap("features")
     previous_centroids = tables.centroids(spark, lake, previous["run_id"]) if previous else None
     fit = cluster(prepared, options, center_matrix(previous_centroids))
-    clock.lap("clustering")
+    job.clock.lap("clustering")
     segment_ids, distances = match_segment_ids(fit.centers, fit.sizes, previous_centroids)
     assigned = assign(spark, prepared, fit, segment_ids)
-    assignments = assignment_columns(assigned)
-    moved = stability(spark, lake, previous, assignments)
-    clock.lap("assignment")
-    described = describe(spark, lake, inputs, assigned, embedding_version, options)
-    clock.lap("description")
-    fingerprint = tables.input_fingerprint(spark, lake, inputs, prepared.features)
+    moved = stability(spark, lake, previous, assignment_columns(assigned))
+    job.clock.lap("assignment")
+    described = describe(spark, lake, job.inputs, assigned, job.embedding_version, options)
+    job.clock.lap("description")
+    fingerprint = tables.input_fingerprint(spark, lake, job.inputs, prepared.features)
     run = {
-        **run_record(options, prepared, fit, embedding_version, fingerprint, previous, moved),
-        **refit_columns(True, reason, partition_name(run_id), 0, as_of),
+        **run_record(options, prepared, fit, job.embedding_version, fingerprint, previous, moved),
+        **refit_columns(True, reason, partition_name(job.run_id), 0, job.as_of),
     }
-    stabilities = fit.segment_stability()
     frames = {
-        "assignments": assignments.orderBy("user_key"),
+        "assignments": assignment_columns(assigned).orderBy("user_key"),
         "segments": segments_table(
-            fit, segment_ids, distances, described, stabilities, options.stability_floor
+            fit, segment_ids, distances, described, fit.segment_stability(), options.stability_floor
         ),
         "model_selection": tables.driver_frame(
             spark, "model_selection", selection_table(fit, options)
         ),
         "centroids": centroid_table(spark, fit, segment_ids),
     }
-    return write_run(spark, lake, run_id, frames, described, run, prepared, clock)
+    return write_run(job, frames, described, run, prepared)
 
 
 def refit_columns(
@@ -574,54 +579,43 @@ def refit_columns(
     }
 
 
-def write_placing(
-    spark,
-    lake,
-    run_id,
-    inputs,
-    placing: Placing,
-    assigned,
-    moved,
-    embedding_version,
-    options,
-    as_of,
-    clock: Stopwatch,
-) -> dict:
+def write_placing(job: Job, placing: Placing) -> dict:
     """A placing run's tables: the model's centroids, ids, selection and segment
     stabilities, this run's members, sizes and descriptions."""
-    described = describe(spark, lake, inputs, assigned, embedding_version, options)
-    clock.lap("description")
+    spark, lake, options = job.spark, job.lake, job.options
+    described = describe(spark, lake, job.inputs, placing.assigned, job.embedding_version, options)
+    job.clock.lap("description")
     model_id = placing.model_run_id
-    fingerprint = tables.input_fingerprint(spark, lake, inputs, placing.prepared.features)
+    fingerprint = tables.input_fingerprint(spark, lake, job.inputs, placing.prepared.features)
+    since = refit.intervals_since_refit(placing.model_run) + 1
     run = {
-        **placing_record(placing, assigned, options, fingerprint, moved),
-        **refit_columns(
-            False, None, model_id, refit.intervals_since_refit(placing.model_run) + 1, as_of
-        ),
+        **placing_record(placing, options, fingerprint),
+        **refit_columns(False, None, model_id, since, job.as_of),
     }
     model_segments = tables.run_table(spark, lake, "segments", model_id).toPandas()
-    stabilities = model_segments.set_index("segment_id")["stability"]
-    k = len(placing.segment_ids)
+    stability_of = model_segments.set_index("segment_id")["stability"]
+    stabilities = [
+        None if pd.isna(stability_of.get(s)) else float(stability_of[s])
+        for s in placing.segment_ids
+    ]
+    unmoved = [0.0] * len(placing.segment_ids)  # the previous run's centroids
     frames = {
-        "assignments": assignment_columns(assigned).orderBy("user_key"),
+        "assignments": assignment_columns(placing.assigned).orderBy("user_key"),
         "segments": segments_table(
             placing.fit,
             placing.segment_ids,
-            [0.0] * k,  # the previous run's centroids, unmoved
+            unmoved,
             described,
-            [
-                None if pd.isna(stabilities.get(s)) else float(stabilities[s])
-                for s in placing.segment_ids
-            ],
+            stabilities,
             options.stability_floor,
         ),
         "model_selection": tables.run_table(spark, lake, "model_selection", model_id),
         "centroids": centroid_table(spark, placing.fit, placing.segment_ids),
     }
-    return write_run(spark, lake, run_id, frames, described, run, placing.prepared, clock)
+    return write_run(job, frames, described, run, placing.prepared)
 
 
-def write_run(spark, lake, run_id, frames, described, run, prepared, clock) -> dict:
+def write_run(job: Job, frames: dict, described: dict, run: dict, prepared: Prepared) -> dict:
     """The run's tables (with the description's and the runs row), and its report."""
     examples_columns = ["segment_id", "example_rank", "review_key", "similarity"]
     frames = {
@@ -632,16 +626,16 @@ def write_run(spark, lake, run_id, frames, described, run, prepared, clock) -> d
         "runs": pd.DataFrame([run]),
         "features": named_features(prepared),
     }
-    write_segmentation(spark, lake, run_id, frames, prepared.fusion)
-    clock.lap("writing")
+    write_segmentation(job.spark, job.lake, job.run_id, frames, prepared.fusion)
+    job.clock.lap("writing")
     segments = frames["segments"]
     selection = frames["model_selection"].toPandas()
     return {
         **{k: v for k, v in run.items() if k != "segmented_at"},
-        "run_id": partition_name(run_id),
+        "run_id": partition_name(job.run_id),
         "segments": segments[["segment_id", "segment_name", "user_count"]].to_dict("records"),
         "model_selection": selection.to_dict("records"),
-        **clock.report(),
+        **job.clock.report(),
     }
 
 
