@@ -196,6 +196,13 @@ class Settings:
         return "analytics_build" if self.building else "analytics"
 
     @property
+    def jvm_tmp_dir(self) -> Path:
+        """The Spark drivers' java.io.tmpdir: Spark NLP copies its ONNX model into a new
+        folder there on every load and never removes it (87 MB a load), so it lives
+        beside the data, owner-only, not in the shared /tmp."""
+        return self.data_dir / "tmp" / "jvm"
+
+    @property
     def runs_dir(self) -> Path:
         return self.data_dir / "runs"
 

@@ -15,6 +15,7 @@ is the default.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -44,6 +45,7 @@ def staged_jars(settings: Settings) -> list[str]:
 def spark_conf(settings: Settings) -> dict[str, str]:
     """Spark settings of every job (master and jars apart)."""
     spark = settings.spark
+    settings.jvm_tmp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     conf = {
         "spark.driver.memory": spark.driver_memory,
         "spark.executor.memory": spark.executor_memory,
@@ -58,6 +60,8 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.jsl.settings.onnx.intraOpNumThreads": str(spark.onnx_threads),
         # Hadoop sets file modes itself (default umask 022): the lake is the owner's alone
         "spark.hadoop.fs.permissions.umask-mode": "077",
+        # the driver's only: a cluster's workers keep their own temporary folders
+        "spark.driver.extraJavaOptions": f"-Djava.io.tmpdir={settings.jvm_tmp_dir}",
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
     }
@@ -114,20 +118,32 @@ def submit_command(
     return [*command, str(application), *args]
 
 
+def onnx_model_copies(jvm_tmp_dir: Path) -> list[Path]:
+    """The folders Spark NLP copied an ONNX model into (``<uuid>_onnx``,
+    ``<uuid>_bert_sentence_onnx``...): read once when the model loads, then unused."""
+    return [path for path in jvm_tmp_dir.glob("*_onnx*") if path.is_dir()]
+
+
 def run_job(app_name: str, checkpoint_dir: Path, work, report_path: str | None = None) -> dict:
     """A spark-submit job's body: a session (master, jars and conf come from
     spark-submit), ``work(spark) -> report``, the report printed as JSON (and written to
-    ``report_path``), the session stopped whatever happens."""
+    ``report_path``), the session stopped whatever happens and the ONNX model copies
+    it left behind removed (one embedding job runs at a time: the pipeline DAG's
+    max_active_runs is 1, so no other job's copy is taken)."""
     import json
 
     from pyspark.sql import SparkSession
 
     spark = SparkSession.builder.appName(app_name).getOrCreate()
     spark.sparkContext.setCheckpointDir(str(checkpoint_dir))
+    jvm_tmp_dir = Path(spark.sparkContext._jvm.System.getProperty("java.io.tmpdir"))
+    model_copies_before = set(onnx_model_copies(jvm_tmp_dir))
     try:
         report = work(spark)
     finally:
         spark.stop()
+        for leaked in set(onnx_model_copies(jvm_tmp_dir)) - model_copies_before:
+            shutil.rmtree(leaked, ignore_errors=True)
     print(json.dumps(report, default=str))
     if report_path:
         Path(report_path).parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ import pytest
 
 from usersegments.airflow_cli import spark_connection
 from usersegments.config import PROJECT_DIR, Settings
-from usersegments.spark import JarsMissing, jars_dir, spark_conf, staged_jars
+from usersegments.spark import JarsMissing, jars_dir, onnx_model_copies, spark_conf, staged_jars
 
 POM = "{http://maven.apache.org/POM/4.0.0}"
 
@@ -62,3 +62,20 @@ def test_spark_master_becomes_the_airflow_connection():
         "port": 7077,
     }
     assert json.loads(spark_connection("local[2]")) == {"conn_type": "spark", "host": "local[2]"}
+
+
+def test_the_driver_jvm_keeps_its_temporary_files_beside_the_data(tmp_path):
+    settings = Settings.from_env({"USERSEGMENTS_DATA_DIR": str(tmp_path / "var")})
+    conf = spark_conf(settings)
+    assert conf["spark.driver.extraJavaOptions"] == f"-Djava.io.tmpdir={tmp_path}/var/tmp/jvm"
+    # the JVM does not create its tmpdir: a missing one fails the first temporary file
+    assert (tmp_path / "var" / "tmp" / "jvm").is_dir()
+    assert (tmp_path / "var" / "tmp" / "jvm").stat().st_mode & 0o777 == 0o700
+
+
+def test_onnx_model_copies_are_the_folders_spark_nlp_leaves(tmp_path):
+    for name in ["1f2e_onnx", "9a8b_bert_sentence_onnx", "blockmgr-1", "liblz4.so"]:
+        (tmp_path / name).mkdir() if not name.endswith(".so") else (tmp_path / name).touch()
+    (tmp_path / "3c4d_onnx_data").touch()
+    found = sorted(path.name for path in onnx_model_copies(tmp_path))
+    assert found == ["1f2e_onnx", "9a8b_bert_sentence_onnx"]
