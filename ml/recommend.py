@@ -409,6 +409,7 @@ def publish_and_log(spark, settings, segmentation_run_id: str, config: Recommend
     import mlflow
 
     from ml import tracking
+    from ml.prospective import WINDOW_COLUMNS
     from usersegments.lake import partition_name
     from usersegments.warehouse import read_segmentation
 
@@ -425,6 +426,8 @@ def publish_and_log(spark, settings, segmentation_run_id: str, config: Recommend
     neighbours, validation_ndcg = choose_neighbours(train, config.top_n)
     evaluation = evaluate(train, holdout, memberships, config, neighbours)
     train_reviews, holdout_users = train.count(), holdout.select("user_key").distinct().count()
+    prospective = previous_lists_evaluation(spark, settings, run_id, reviews, config)
+    prospective_overall = prospective[prospective["scope"] == "overall"].set_index("recommender")
 
     client = tracking.configure(settings)
     mlflow.set_experiment(experiment_id=tracking.experiment_id(client, EXPERIMENT, settings))
@@ -452,20 +455,12 @@ def publish_and_log(spark, settings, segmentation_run_id: str, config: Recommend
                 for n, v in validation_ndcg.items()
             }
         )
-        for name, row in overall.iterrows():
-            mlflow.log_metrics(
-                {
-                    f"{name}.hit_rate_at_{k}": row["hit_rate"],
-                    f"{name}.recall_at_{k}": row["recall"],
-                    f"{name}.ndcg_at_{k}": row["ndcg"],
-                    f"{name}.catalogue_coverage": row["catalogue_coverage"],
-                    **{
-                        f"{name}.{metric}_at_{k}_{side}": row[f"{metric}_{side}"]
-                        for metric in INTERVAL_METRICS
-                        for side in ("low", "high")
-                    },
-                }
+        mlflow.log_metrics(overall_metrics(overall, k))
+        if len(prospective_overall):
+            mlflow.log_params(
+                {f"prospective.{name}": str(prospective[name].iloc[0]) for name in WINDOW_COLUMNS}
             )
+            mlflow.log_metrics(overall_metrics(prospective_overall, k, "prospective."))
         for name in ("global_popularity", "random", "item_knn") if len(overall) else ():
             if overall.loc[name, "ndcg"] > 0:
                 mlflow.log_metric(
@@ -481,10 +476,13 @@ def publish_and_log(spark, settings, segmentation_run_id: str, config: Recommend
             }
         )
 
-    evaluation_table = evaluation.assign(mlflow_run_id=run.info.run_id)
-    folder = settings.lake.recommendations("evaluation", run_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    evaluation_table.to_parquet(folder / "part-0.parquet", index=False)  # a few rows
+    write_rows(settings, "evaluation", run_id, evaluation.assign(mlflow_run_id=run.info.run_id))
+    write_rows(
+        settings,
+        "prospective_evaluation",
+        run_id,
+        prospective.assign(mlflow_run_id=run.info.run_id),
+    )
     return {
         "segmentation_run_id": run_id,
         "mlflow_run_id": run.info.run_id,
@@ -502,10 +500,89 @@ def publish_and_log(spark, settings, segmentation_run_id: str, config: Recommend
         .count(),
         "holdout_users": holdout_users,
         "item_knn": {"neighbours": neighbours, "validation_ndcg": validation_ndcg},
-        "overall": overall[
-            ["hit_rate", "recall", "ndcg", "catalogue_coverage"]
-            + [f"{m}_{side}" for m in INTERVAL_METRICS for side in ("low", "high")]
-        ]
-        .round(4)
-        .to_dict("index"),
+        "overall": summary_rows(overall),
+        "prospective": {
+            "lists_run_id": str(prospective["lists_run_id"].iloc[0]),
+            "window_start": str(prospective["window_start"].iloc[0]),
+            "window_end": str(prospective["window_end"].iloc[0]),
+            "users": int(prospective_overall["users"].iloc[0]),
+            "overall": summary_rows(prospective_overall),
+        }
+        if len(prospective_overall)
+        else None,
     }
+
+
+SUMMARY_COLUMNS = ["hit_rate", "recall", "ndcg", "catalogue_coverage"] + [
+    f"{m}_{side}" for m in INTERVAL_METRICS for side in ("low", "high")
+]
+
+
+def summary_rows(overall: pd.DataFrame) -> dict:
+    """recommender -> the overall metrics, rounded, for the run's summary."""
+    return overall[SUMMARY_COLUMNS].round(4).to_dict("index")
+
+
+def overall_metrics(overall: pd.DataFrame, k: int, prefix: str = "") -> dict[str, float]:
+    """MLflow metrics of the 'overall' rows (indexed by recommender)."""
+    metrics = {}
+    for name, row in overall.iterrows():
+        metrics.update(
+            {
+                f"{prefix}{name}.hit_rate_at_{k}": row["hit_rate"],
+                f"{prefix}{name}.recall_at_{k}": row["recall"],
+                f"{prefix}{name}.ndcg_at_{k}": row["ndcg"],
+                f"{prefix}{name}.catalogue_coverage": row["catalogue_coverage"],
+                **{
+                    f"{prefix}{name}.{metric}_at_{k}_{side}": row[f"{metric}_{side}"]
+                    for metric in INTERVAL_METRICS
+                    for side in ("low", "high")
+                },
+            }
+        )
+    return metrics
+
+
+def previous_lists_evaluation(
+    spark, settings, run_id: str, reviews: DataFrame, config: RecommenderConfig
+) -> pd.DataFrame:
+    """The prospective evaluation (ml.prospective) of the lists of the run before
+    ``run_id``, on the reviews this run sees that came after that run's as-of."""
+    from ml.prospective import prospective_evaluation
+    from usersegments.segmentation.tables import previous_run, published_run
+
+    as_of = published_run(spark, settings.lake, run_id)["as_of"]
+    previous = previous_run(spark, settings.lake, run_id, as_of)
+    memberships = None
+    if previous is not None:
+        memberships = spark.read.parquet(
+            str(settings.lake.segmentation("assignments", previous["run_id"]))
+        ).select("user_key", F.col("segment_id").cast("long"))
+    return prospective_evaluation(reviews, previous, memberships, as_of, config)
+
+
+# pandas dtypes of the evaluation tables -> Parquet types: an empty table keeps its types
+ARROW_TYPES = {
+    "object": "string",
+    "str": "string",  # pandas 3's string dtype
+    "string": "string",
+    "Int64": "int64",
+    "int64": "int64",
+    "float64": "double",
+    "datetime64[us]": "timestamp[us]",
+}
+
+
+def write_rows(settings, name: str, run_id: str, frame: pd.DataFrame) -> None:
+    """A few rows as lake/recommendations/<name>/run_id=<run>/part-0.parquet, typed
+    even when empty (a rerun replaces it)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema(
+        [(c, pa.type_for_alias(ARROW_TYPES[str(t)])) for c, t in frame.dtypes.items()]
+    )
+    folder = settings.lake.recommendations(name, run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    pq.write_table(table, folder / "part-0.parquet")

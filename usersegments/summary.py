@@ -175,15 +175,15 @@ def format_summary(summary: dict[str, Any]) -> str:
             f" offline, latest item held out for {recommendations['holdout_users']:,} users"
             f" (refit ARI {refit['ari_published']:.3f} vs the published segments)"
         )
-        lines.append(
-            f"    {'recommender':<20} {'HitRate [95% interval]':>24} {'NDCG [95% interval]':>24}"
-            f" {'coverage':>9}"
-        )
-        for name, m in recommendations["overall"].items():
+        lines += recommender_table(recommendations["overall"])
+        prospective = recommendations.get("prospective")
+        if prospective:
             lines.append(
-                f"    {name:<20} {with_interval(m, 'hit_rate'):>24} {with_interval(m, 'ndcg'):>24}"
-                f" {m['catalogue_coverage']:>9.4f}"
+                f"  prospective: the lists of run {prospective['lists_run_id']} on the items"
+                f" {prospective['users']:,} of its users reviewed next"
+                f" ({prospective['window_start']} to {prospective['window_end']})"
             )
+            lines += recommender_table(prospective["overall"])
     lines.append("  expectations (passed/evaluated, hard and soft failures)")
     for check in summary["expectations"]:
         lines.append(
@@ -194,6 +194,19 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines.append(f"  data docs  {summary['data_docs']}")
     lines.append(f"  segment report  {summary['segment_report']}")
     return "\n".join(lines)
+
+
+def recommender_table(overall: dict[str, dict]) -> list[str]:
+    lines = [
+        f"    {'recommender':<20} {'HitRate [95% interval]':>24} {'NDCG [95% interval]':>24}"
+        f" {'coverage':>9}"
+    ]
+    for name, m in overall.items():
+        lines.append(
+            f"    {name:<20} {with_interval(m, 'hit_rate'):>24} {with_interval(m, 'ndcg'):>24}"
+            f" {m['catalogue_coverage']:>9.4f}"
+        )
+    return lines
 
 
 def latest_summary(settings: Settings) -> dict[str, Any]:

@@ -8,6 +8,7 @@ has a data interval, and the placing run needs the refit before it.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 
@@ -22,7 +23,15 @@ from tests.e2e.conftest import (
     run_airflow,
     run_pipeline,
 )
+from usersegments.config import PROJECT_DIR
 from usersegments.lake import partition_name
+
+# the analysts' guide's examples that need scheduled runs (```sql intervals blocks)
+INTERVAL_QUERIES = re.findall(
+    r"```sql intervals\n(.*?)```",
+    (PROJECT_DIR / "docs" / "analysts-guide.md").read_text(),
+    flags=re.S,
+)
 
 # k fixed, as the two-file run: no sweep to pay for on a few hundred users
 CONF = TWO_FILES_CONF
@@ -148,10 +157,61 @@ def test_a_later_interval_places_new_users_and_the_champion_scores_them(interval
         history = con.execute(
             "select run_id, is_refit, refit_reason from segmentation_runs order by as_of"
         ).fetchall()
-        joined = con.execute(
-            "select sum(user_count) from segment_migrations where run_id = ? and movement = 'joined'",
-            [second],
-        ).fetchone()[0]
+        movements = dict(
+            con.execute(
+                "select movement, sum(user_count) from segment_migrations where run_id = ?"
+                " group by movement",
+                [second],
+            ).fetchall()
+        )
     assert published == len(after)
     assert history == [(first, True, "first run"), (second, False, None)]
-    assert joined == len(arrived)
+    # the migrations add up: the users of both runs stayed or moved, the rest joined
+    shared = before.index.intersection(after.index)
+    assert movements.get("stayed", 0) + movements.get("moved", 0) == len(shared)
+    assert movements["joined"] == len(arrived) and movements.get("left", 0) == 0
+
+
+def test_the_previous_runs_lists_are_scored_on_what_its_users_reviewed_next(intervals):
+    """The 2017 run scores, for every recommender, the lists of the 2016 run on the items
+    the 2016 run's users reviewed for the first time in 2016."""
+    first, second = (partition_name(r) for r in (intervals.first_run_id, intervals.second_run_id))
+    settings = intervals.second.settings
+    reviews = pd.read_parquet(
+        settings.lake.clean("reviews"), columns=["user_key", "item_id", "reviewed_at"]
+    )
+    reviews["reviewed_at"] = pd.to_datetime(reviews["reviewed_at"])
+    before = reviews[reviews["reviewed_at"] < intervals.first_as_of]
+    members = assignments(intervals, intervals.first_run_id).index
+    after = reviews[
+        (reviews["reviewed_at"] >= intervals.first_as_of) & reviews["user_key"].isin(members)
+    ]
+    seen = set(zip(before["user_key"], before["item_id"], strict=True))
+    next_users = {
+        u for u, i in zip(after["user_key"], after["item_id"], strict=True) if (u, i) not in seen
+    }
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        overall = con.execute(
+            "select recommender, lists_run_id, window_start, users, hit_rate, hit_rate_low,"
+            " hit_rate_high from recommendation_prospective_evaluation"
+            " where run_id = ? and scope = 'overall'",
+            [second],
+        ).df()
+        guide = [con.sql(query).fetchall() for query in INTERVAL_QUERIES]
+    assert len(next_users) > 0
+    assert set(overall["recommender"]) == {
+        "segment_popularity",
+        "global_popularity",
+        "random",
+        "item_knn",
+        "item_knn_segment_cold",
+    }
+    assert (overall["lists_run_id"] == first).all()
+    assert (pd.to_datetime(overall["window_start"]) == intervals.first_as_of).all()
+    assert (overall["users"] == len(next_users)).all()
+    assert (
+        (overall["hit_rate_low"] <= overall["hit_rate"])
+        & (overall["hit_rate"] <= overall["hit_rate_high"])
+    ).all()
+    assert INTERVAL_QUERIES and all(rows for rows in guide), guide

@@ -77,3 +77,26 @@ def test_recommenders_are_printed_with_their_intervals():
     row = next(line for line in text.splitlines() if "segment_popularity" in line)
     assert "0.5000 [0.0000, 1.0000]" in row and "0.2500 [0.0000, 0.5000]" in row
     assert "0.5000 " in next(line for line in text.splitlines() if "older_run" in line)
+
+
+def test_the_previous_runs_lists_are_printed_on_what_came_next():
+    metrics = {"hit_rate": 0.2, "ndcg": 0.1, "catalogue_coverage": 0.05}
+    recommended = {
+        "top_n": 10,
+        "users_recommended": 3,
+        "holdout_users": 2,
+        "evaluation_segmentation": {"ari_published": 1.0},
+        "overall": {"item_knn": metrics},
+        "prospective": {
+            "lists_run_id": "scheduled__2016-01-01",
+            "window_start": "2016-01-01 00:00:00",
+            "window_end": "2017-01-01 00:00:00",
+            "users": 412,
+            "overall": {"item_knn": {**metrics, "hit_rate": 0.125}},
+        },
+    }
+    lines = format_summary({**summary(), "recommendations": recommended}).splitlines()
+    header = next(i for i, line in enumerate(lines) if "prospective" in line)
+    assert "scheduled__2016-01-01" in lines[header] and "412 of its users" in lines[header]
+    assert "2016-01-01 00:00:00 to 2017-01-01 00:00:00" in lines[header]
+    assert "item_knn" in lines[header + 2] and "0.1250" in lines[header + 2]
