@@ -64,6 +64,9 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         # generated password in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": "8080",
+        # the scheduler's health check server, when an operator enables it (Airflow's
+        # default host is every interface)
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
         # where LocalExecutor's task processes reach the API server's execution API
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://127.0.0.1:8080/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
