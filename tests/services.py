@@ -6,6 +6,7 @@ context manager that stops what it started."""
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import pwd
@@ -16,8 +17,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from usersegments.airflow_cli import SPARK_CONN_ID, spark_connection
 from usersegments.config import PROJECT_DIR
@@ -364,10 +368,38 @@ def call(api: str, token: str, method: str, path: str, body: dict | None = None)
         return json.load(response)
 
 
-def wait_for_dag_run(api: str, token: str, dag_id: str, timeout: float, log: Path) -> dict:
-    """The newest run of dag_id once it has finished (success or failed)."""
+def loopback(address: str) -> bool:
+    """127.0.0.0/8 or ::1, also as an IPv4-mapped IPv6 address (Java's sockets)."""
+    ip = ipaddress.ip_address(address)
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
+
+
+def listening(process: psutil.Process) -> set[tuple[str, str, int]]:
+    """The listening sockets of a process and its children: (command, address, port)."""
+    found = set()
+    for each in [process, *process.children(recursive=True)]:
+        try:
+            for conn in each.net_connections(kind="inet"):
+                if conn.status == psutil.CONN_LISTEN:
+                    found.add((each.name(), conn.laddr.ip, conn.laddr.port))
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def wait_for_dag_run(
+    api: str,
+    token: str,
+    dag_id: str,
+    timeout: float,
+    log: Path,
+    while_waiting: Callable[[], None] = lambda: None,
+) -> dict:
+    """The newest run of dag_id once it has finished (success or failed);
+    ``while_waiting`` is called every few seconds until then."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        while_waiting()
         runs = call(api, token, "GET", f"/dags/{dag_id}/dagRuns?order_by=-run_after&limit=1")[
             "dag_runs"
         ]

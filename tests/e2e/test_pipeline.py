@@ -194,7 +194,22 @@ def test_rerun_is_idempotent(two_file_run):
     )
 
 
-def test_a_new_source_file_embeds_only_its_reviews(two_file_run, tmp_path, real_source_dir):
+def table_fingerprints(path) -> dict[str, tuple[int, int]]:
+    """Rows and a content hash of every table of a DuckDB file."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = [t for (t,) in con.sql("select table_name from duckdb_tables()").fetchall()]
+        return {
+            name: con.execute(f'select count(*), sum(hash(t)) from "{name}" t').fetchone()
+            for name in names
+        }
+
+
+def test_a_new_source_file_embeds_only_its_reviews_and_a_failed_gate_publishes_nothing(
+    two_file_run, tmp_path, real_source_dir
+):
+    """A copy of the two-file run, one more file: only its reviews are embedded; then
+    the segments' gate fails (segments of at least half the users cannot pass with
+    k = 3) after dbt rebuilt the marts, and the published warehouse is unchanged."""
     first = two_file_run.run
     data_dir = tmp_path / "data"
     # the lake, warehouse and MLflow store; not Airflow's home, whose airflow.cfg names
@@ -202,16 +217,28 @@ def test_a_new_source_file_embeds_only_its_reviews(two_file_run, tmp_path, real_
     shutil.copytree(
         first.settings.data_dir, data_dir, symlinks=True, ignore=shutil.ignore_patterns("airflow")
     )
-    # through the DAG as far as the embeddings' gate; what follows is marked done
+    published = first.settings.warehouse_path.relative_to(first.settings.data_dir)
+    before_publish = table_fingerprints(data_dir / published)
     second = run_pipeline(
         data_dir,
         real_source_dir,
-        conf={"source_files": ["AMAZON_FASHION_5.json.gz"]},
-        stop_after="validate_review_embeddings",
+        conf={
+            "source_files": ["AMAZON_FASHION_5.json.gz"],
+            "segment_count": 3,
+            "min_segment_share": 0.5,
+        },
     )
-    assert second.result.returncode == 0, second.log[-5000:]
+    assert second.result.returncode != 0
     states = task_states(second)
     assert states["embed_reviews"] == states["validate_review_embeddings"] == "success"
+    assert states["dbt_marts.users_model_build"] == "success", states
+    assert states["validate_user_segments"] == "failed", states
+    assert states["publish_warehouse"] == "upstream_failed", states
+
+    # the run's tables were built apart, never published
+    assert table_fingerprints(data_dir / published) == before_publish
+    build = table_fingerprints(data_dir / published.with_name("building.duckdb"))
+    assert "users" in build and "segments" not in build
 
     before = two_file_run.summary["embeddings"]
     # what the second run's summary would say, from the lake

@@ -4,7 +4,9 @@ and worker, an MLflow tracking server, and Airflow's scheduler (LocalExecutor), 
 processor and API server. The pipeline is triggered as an engineer would, through the
 REST API; the asset it publishes triggers the scoring DAG. The warehouse it builds in
 PostgreSQL must have the DuckDB run's tables, columns and row counts on the same data.
-The server accepts TCP clients over TLS only, as a networked one would."""
+The server accepts TCP clients over TLS only, as a networked one would. Everything
+`make up`'s launcher starts (Airflow's servers, the task processes, their Spark
+drivers) listens on loopback only, and the admin password file is the owner's alone."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import psutil
 import psycopg2
 import pytest
 from mlflow import MlflowClient
@@ -25,6 +28,8 @@ from tests.services import (
     airflow_up,
     call,
     free_port,
+    listening,
+    loopback,
     mlflow_tracking_server,
     postgres_server,
     production_env,
@@ -92,7 +97,9 @@ def test_production_profile_runs_the_pipeline_on_servers(tmp_path, two_file_run)
             assert migrated.returncode == 0, migrated.stderr[-3000:]
 
             log = tmp_path / "airflow.log"
-            with airflow_up(env, log, [DAG_ID, SCORING_DAG_ID]) as (_, api, token):
+            sockets: set[tuple[str, str, int]] = set()
+            with airflow_up(env, log, [DAG_ID, SCORING_DAG_ID]) as (airflow, api, token):
+                launcher = psutil.Process(airflow.pid)
                 triggered = call(
                     api,
                     token,
@@ -100,7 +107,14 @@ def test_production_profile_runs_the_pipeline_on_servers(tmp_path, two_file_run)
                     f"/dags/{DAG_ID}/dagRuns",
                     {"dag_run_id": "production_1", "logical_date": None, "conf": CONF},
                 )
-                run = wait_for_dag_run(api, token, DAG_ID, timeout=1800, log=log)
+                run = wait_for_dag_run(
+                    api,
+                    token,
+                    DAG_ID,
+                    timeout=1800,
+                    log=log,
+                    while_waiting=lambda: sockets.update(listening(launcher)),
+                )
                 assert run["dag_run_id"] == triggered["dag_run_id"]
                 states = task_states(api, token, DAG_ID, run["dag_run_id"])
                 assert run["state"] == "success", states
@@ -109,6 +123,14 @@ def test_production_profile_runs_the_pipeline_on_servers(tmp_path, two_file_run)
                 assert scoring["state"] == "success", task_states(
                     api, token, SCORING_DAG_ID, scoring["dag_run_id"]
                 )
+                passwords = (
+                    Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+                )
+                assert passwords.stat().st_mode & 0o777 == 0o600
+
+            # the API server, the scheduler's health check and the Spark drivers' UIs
+            exposed = {s for s in sockets if not loopback(s[1])}
+            assert sockets and not exposed, exposed
 
             # tracked on the server: the runs, and the model promoted through the registry
             client = MlflowClient(tracking_uri=mlflow_url, registry_uri=mlflow_url)
