@@ -143,8 +143,9 @@ def test_every_segmentation_run_is_an_mlflow_run_with_its_report(full_run):
     assert {"report.html", "segments.json"} <= artifacts
 
 
-# Two more keys: the demo ran under TEST_KEY.
-OTHER_KEYS = ("another-key-for-the-segments-test", "and-a-third-key-for-it")
+# One more key: the demo ran under TEST_KEY (each key is a clustering of the real data,
+# about two minutes of CI; a second one showed nothing the first did not)
+OTHER_KEYS = ("another-key-for-the-segments-test",)
 
 
 def keys_of_reviewers(spark, settings) -> pd.DataFrame:
@@ -184,8 +185,8 @@ def under_key(spark, inputs, keys: pd.DataFrame, key: str):
 
 def test_the_segments_do_not_depend_on_the_pseudonymisation_key(full_run, spark):
     """The demo's published segments (under TEST_KEY) and the clustering of the same
-    inputs under two other keys, users matched through their raw reviewer id: the same
-    k, and the same partition (ARI >= 0.95) whichever two keys are compared."""
+    inputs under another key, users matched through their raw reviewer id: the same k,
+    and the same partition (ARI >= 0.95)."""
     from sklearn.metrics import adjusted_rand_score
 
     from usersegments.encoder import encoder_info
