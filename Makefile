@@ -18,7 +18,7 @@ help:
 	@echo "make setup   install everything pinned (Python env, JVM jars, dbt manifest, Airflow DB)"
 	@echo "make demo    run the whole pipeline DAG on the bundled real data and print its summary"
 	@echo "make test    run all the tests (unit, then end to end on the real data)"
-	@echo "make test-unit   the unit tests only: no pipeline run, about two minutes"
+	@echo "make test-unit   the unit tests only: no pipeline run, about six minutes"
 	@echo "make lint    ruff (Python) and sqlfluff (dbt SQL) checks; make format fixes what they can"
 	@echo "make up      Airflow UI on http://127.0.0.1:8080 (login: admin, password printed)"
 	@echo "make backfill FROM=2013-01-01 TO=2019-01-01   the pipeline's yearly runs over the history (with make up running)"

@@ -197,14 +197,15 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def recommender_table(overall: dict[str, dict]) -> list[str]:
+    width = max([len("recommender"), *map(len, overall)])
     lines = [
-        f"    {'recommender':<20} {'HitRate [95% interval]':>24} {'NDCG [95% interval]':>24}"
-        f" {'coverage':>9}"
+        f"    {'recommender':<{width}} {'HitRate [95% interval]':>24}"
+        f" {'NDCG [95% interval]':>24} {'coverage':>9}"
     ]
     for name, m in overall.items():
         lines.append(
-            f"    {name:<20} {with_interval(m, 'hit_rate'):>24} {with_interval(m, 'ndcg'):>24}"
-            f" {m['catalogue_coverage']:>9.4f}"
+            f"    {name:<{width}} {with_interval(m, 'hit_rate'):>24}"
+            f" {with_interval(m, 'ndcg'):>24} {m['catalogue_coverage']:>9.4f}"
         )
     return lines
 
