@@ -33,14 +33,16 @@ from usersegments.airflow_cli import airflow_env
 from usersegments.config import PROJECT_DIR, Settings
 
 DAG_ID = "user_segments_pipeline"
-# the session runs whose tests share a worker (see above)
-SESSION_RUNS = ("full_run", "two_file_run")
+# the runs whose tests share a worker (see above): the session runs, and
+# test_intervals.py's module run (ungrouped, each worker that took one of its tests
+# made it again: about 15 minutes of CI)
+SHARED_RUNS = ("full_run", "two_file_run", "intervals")
 
 
 @pytest.hookimpl(tryfirst=True)  # before tests/conftest.py writes the groups down
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        runs = [run for run in SESSION_RUNS if run in item.fixturenames]
+        runs = [run for run in SHARED_RUNS if run in item.fixturenames]
         if len(runs) > 1:
             raise pytest.UsageError(f"{item.nodeid} reads {runs}: each would run on its worker")
         if runs:
