@@ -65,6 +65,11 @@ class SparkSettings:
     """How the project's Spark jobs and in-process sessions run."""
 
     master: str = "local[2]"
+    # the Great Expectations checkpoints' sessions, in the task's own process: a
+    # checkpoint runs 40-80 tiny Spark jobs over one table of the shared lake, and on a
+    # standalone cluster each waited for an executor of its own and paid the cluster's
+    # latency on every job (35-40 s a checkpoint against about 15 s, 2026-12-01)
+    checkpoint_master: str = "local[2]"
     # GPU: the jars of `make jars GPU=1` and one GPU per executor and task
     gpu: bool = False
     gpu_discovery_script: str = "/opt/spark/getGpusResources.sh"
@@ -243,6 +248,9 @@ def spark_settings(env: Mapping[str, str]) -> SparkSettings:
     default = SparkSettings()
     return SparkSettings(
         master=env.get("USERSEGMENTS_SPARK_MASTER", default.master),
+        checkpoint_master=env.get(
+            "USERSEGMENTS_SPARK_CHECKPOINT_MASTER", default.checkpoint_master
+        ),
         gpu=env.get("USERSEGMENTS_SPARK_GPU", "0").lower() in TRUE_WORDS,
         gpu_discovery_script=env.get(
             "USERSEGMENTS_GPU_DISCOVERY_SCRIPT", default.gpu_discovery_script

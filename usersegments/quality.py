@@ -130,7 +130,9 @@ def run_checkpoint(
     from usersegments.spark import spark_session
 
     ours = SparkSession.getActiveSession() is None  # else the caller's, left running
-    spark = spark_session(f"validate_{checkpoint}", settings, jars=False)
+    spark = spark_session(
+        f"validate_{checkpoint}", settings, master=settings.spark.checkpoint_master, jars=False
+    )
     # partition folder values (run ids) are strings, whatever they look like
     spark.conf.set("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
     try:

@@ -114,6 +114,10 @@ def test_every_setting_comes_from_the_mapping_given():
     assert settings.lake.root == settings.data_dir / "lake"
     assert (settings.spark.master, settings.spark.driver_memory) == ("spark://master:7077", "8g")
     assert settings.spark.shuffle_partitions == 64
+    # the checkpoints stay in the task's process unless told otherwise
+    assert settings.spark.checkpoint_master == "local[2]"
+    cluster = {**environ, "USERSEGMENTS_SPARK_CHECKPOINT_MASTER": "spark://master:7077"}
+    assert Settings.from_env(cluster).spark.checkpoint_master == "spark://master:7077"
     assert settings.mlflow_tracking_uri == "http://mlflow:5000"
     assert settings.model_name == "interest_v2"
     assert (settings.postgres.host, settings.postgres.port) == ("db", 5432)
