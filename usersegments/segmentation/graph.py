@@ -78,18 +78,25 @@ def pagerank(reviewed: DataFrame, nodes: DataFrame, iterations: int) -> DataFram
     """(user_key, rank): PageRank of ``nodes`` on the co-review graph of ``reviewed``, by
     power iteration over DataFrames (GraphFrames is not on Maven Central), walking the
     bipartite graph: rank u spreads rank/W(u) to each of its items, an item passes on
-    the sum it got, and v gathers that from its items minus what it sent itself. Users
-    without a co-reviewer spread their rank evenly. One Spark job per iteration."""
+    the sum it got, and v gathers that from its items minus what it sent itself.
+
+    Users without a co-reviewer (W(u) = 0) have no edge in or out, so they all hold the
+    same rank and spread it evenly: the rank they lose is their count times that rank,
+    a number the driver carries from one iteration to the next instead of a Spark sum
+    and broadcast per iteration. One Spark job per iteration."""
     n = nodes.count()
-    weights = nodes.join(walk_weights(reviewed), "user_key", "left").select(
+    rank = nodes.join(walk_weights(reviewed), "user_key", "left").select(
         "user_key",
         F.coalesce("items", F.lit(0)).alias("items"),
         F.coalesce("weighted_degree", F.lit(0)).alias("weighted_degree"),
+        F.lit(1.0 / n).alias("rank"),
     )
-    weights = weights.localCheckpoint()
-    rank = nodes.withColumn("rank", F.lit(1.0 / n)).localCheckpoint()
+    rank = rank.localCheckpoint()
+    isolated = rank.where(F.col("weighted_degree") == 0).count()
+    isolated_rank = 1.0 / n
     for _ in range(iterations):
-        shares = rank.join(weights, "user_key").withColumn(
+        lost = isolated * isolated_rank
+        shares = rank.withColumn(
             "share",
             F.when(
                 F.col("weighted_degree") > 0, F.col("rank") / F.col("weighted_degree")
@@ -103,17 +110,21 @@ def pagerank(reviewed: DataFrame, nodes: DataFrame, iterations: int) -> DataFram
         gathered = (
             reviewed.join(mass, "item_id").groupBy("user_key").agg(F.sum("mass").alias("gathered"))
         )
-        lost = shares.where(F.col("weighted_degree") == 0).agg(F.sum("rank").alias("lost"))
         incoming = F.coalesce("gathered", F.lit(0.0)) - F.col("items") * F.col("share")
-        spread = incoming + F.coalesce("lost", F.lit(0.0)) / n
+        spread = incoming + F.lit(lost / n)
         # localCheckpoint: cut the lineage, or every iteration replays all before it
         rank = (
             shares.join(gathered, "user_key", "left")
-            .crossJoin(F.broadcast(lost))
-            .select("user_key", ((1 - DAMPING) / n + DAMPING * spread).alias("rank"))
+            .select(
+                "user_key",
+                "items",
+                "weighted_degree",
+                ((1 - DAMPING) / n + DAMPING * spread).alias("rank"),
+            )
             .localCheckpoint()
         )
-    return rank
+        isolated_rank = (1 - DAMPING) / n + DAMPING * lost / n
+    return rank.select("user_key", "rank")
 
 
 def distinct_co_reviewers(reviewed: DataFrame) -> DataFrame:
