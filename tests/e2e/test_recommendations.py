@@ -277,10 +277,12 @@ def test_no_held_out_interaction_reaches_the_recommender(full_run, poisoned, spa
     )
     # so item-kNN's search picks the same neighbours, and every recommender shows every
     # user the same list
-    assert choose_neighbours(train, config.top_n) == choose_neighbours(poisoned_train, config.top_n)
-    lists = evaluation_recommendations(train, holdout, memberships, config)
+    search = choose_neighbours(train, config.top_n)
+    assert choose_neighbours(poisoned_train, config.top_n) == search
+    # (the search's choice passed on: evaluation_recommendations would search again)
+    lists = evaluation_recommendations(train, holdout, memberships, config, search[0])
     poisoned_lists = evaluation_recommendations(
-        poisoned_train, poisoned_holdout, poisoned_memberships, config
+        poisoned_train, poisoned_holdout, poisoned_memberships, config, search[0]
     )
     assert set(lists) == RECOMMENDERS
     for name in RECOMMENDERS:
