@@ -2,13 +2,13 @@
 
 - ``full_run``: the README's ``make demo`` on all of the real data (the pipeline DAG,
   the summary, the scoring DAG) in a data folder of its own, under the tests' key;
-- ``two_file_run``: the pipeline and the scoring DAG on two small real files, one with
-  malformed lines inserted: the quarantine tests' run and the reference the
-  production profile's PostgreSQL warehouse is compared with.
+- ``intervals``: two small real files, one with malformed lines inserted, in two data
+  intervals as the schedule makes them (2016 as far as the segments' gate, then 2017
+  the whole DAG and the scoring DAG): the intervals' tests, the quarantine tests, and
+  the base the rerun and new-file tests copy.
 
 What each costs on 2 cores is in docs/testing.md. Tests must not add runs to a shared
-data folder unless they say so (``test_rerun_is_idempotent`` does, on purpose: a rerun
-of the two-file run's data); the others copy what they change.
+data folder: they copy what they change (``copy_data_dir``).
 
 ``make test`` runs two pytest-xdist workers (``--dist loadgroup``): a session fixture is
 made once per worker, so every test that reads one of the runs is put in that run's
@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.conftest import TEST_KEY
@@ -33,10 +35,9 @@ from usersegments.airflow_cli import airflow_env
 from usersegments.config import PROJECT_DIR, Settings
 
 DAG_ID = "user_segments_pipeline"
-# the runs whose tests share a worker (see above): the session runs, and
-# test_intervals.py's module run (ungrouped, each worker that took one of its tests
-# made it again: 21 minutes of CI on 2026-12-01)
-SHARED_RUNS = ("full_run", "two_file_run", "intervals")
+# the runs whose tests share a worker (see above); a run whose tests were in no group
+# was made again by each worker that took one of them (21 minutes of CI on 2026-12-01)
+SHARED_RUNS = ("full_run", "intervals")
 
 
 @pytest.hookimpl(tryfirst=True)  # before tests/conftest.py writes the groups down
@@ -131,8 +132,7 @@ def full_run(tmp_path_factory, real_source_dir) -> PipelineRun:
 
 
 # Two small real files (two interests, so a classifier is trained and users are scored)
-# with k fixed, and four malformed lines inserted into one of them: the quarantine
-# tests' run and the reference the production profile's warehouse is compared with.
+# with k fixed, and four malformed lines inserted into one of them.
 TWO_FILES_CONF = {
     "source_files": ["Appliances_5.json.gz", "Gift_Cards_5.json.gz"],
     "segment_count": 3,
@@ -147,20 +147,20 @@ MALFORMED_LINES = {
 }
 
 
-@dataclass
-class ReferenceRun:
-    run: PipelineRun
-    # the run's summary; table -> (rows, columns) of the DuckDB warehouse after it; and
-    # its published users, taken before any other test touches the folder
-    summary: dict
-    warehouse: dict[str, tuple[int, list[str]]]
-    user_keys: set[str]
+def two_files_with_malformed_lines(folder: Path, real_source_dir: Path) -> Path:
+    """TWO_FILES_CONF's files in ``folder``, MALFORMED_LINES after Appliances' 500th line."""
+    appliances, gift_cards = TWO_FILES_CONF["source_files"]
+    real = read_lines(real_source_dir / appliances)
+    write_gz(folder / appliances, [*real[:500], *MALFORMED_LINES, *real[500:]])
+    (folder / gift_cards).symlink_to(real_source_dir / gift_cards)
+    return folder
 
 
-def duckdb_warehouse_shape(settings: Settings) -> dict[str, tuple[int, list[str]]]:
+def duckdb_warehouse_shape(path: Path) -> dict[str, tuple[int, list[str]]]:
+    """Table -> (rows, columns) of a DuckDB warehouse file."""
     import duckdb
 
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with duckdb.connect(str(path), read_only=True) as con:
         tables = [
             t
             for (t,) in con.sql(
@@ -180,27 +180,83 @@ def duckdb_warehouse_shape(settings: Settings) -> dict[str, tuple[int, list[str]
         }
 
 
-@pytest.fixture(scope="session")
-def two_file_run(tmp_path_factory, real_source_dir) -> ReferenceRun:
-    """The pipeline and the scoring DAG (local profile) on two small real files, one
-    with MALFORMED_LINES inserted after its 500th line."""
+@dataclass
+class Intervals:
+    first: PipelineRun  # 2016, stopped once its segments are checked
+    first_run_id: str
+    first_as_of: pd.Timestamp
+    build_counts: tuple  # of the first run's build, before the second replaces it
+    second: PipelineRun  # 2017, the whole DAG, then the scoring DAG
+    second_run_id: str
+    summary: dict  # the second run's
+
+
+def data_interval_end(run: PipelineRun, run_id: str) -> pd.Timestamp:
+    import sqlite3
+
+    with sqlite3.connect(run.settings.data_dir / "airflow" / "airflow.db") as db:
+        (end,) = db.execute(
+            "select data_interval_end from dag_run where run_id = ?", [run_id]
+        ).fetchone()
+    end = pd.Timestamp(end)
+    return (end.tz_convert("UTC") if end.tzinfo else end).tz_localize(None)
+
+
+def build_counts(run: PipelineRun, as_of: pd.Timestamp) -> tuple:
+    """Staged rows before/after the as-of, rows the models counted, the newest review
+    the marts hold, the users of the reviews and of the users mart."""
     import duckdb
 
-    root = tmp_path_factory.mktemp("two_file_run")
-    appliances, gift_cards = TWO_FILES_CONF["source_files"]
-    real = read_lines(real_source_dir / appliances)
-    write_gz(root / "src" / appliances, [*real[:500], *MALFORMED_LINES, *real[500:]])
-    (root / "src" / gift_cards).symlink_to(real_source_dir / gift_cards)
-    run = run_pipeline(root / "data", root / "src", conf=TWO_FILES_CONF)
-    assert run.result.returncode == 0, run.log[-5000:]
-    scoring = run.airflow("dags", "test", "score_new_users")
-    assert scoring.returncode == 0, (scoring.stdout + scoring.stderr)[-5000:]
-    (summary_path,) = run.settings.runs_dir.glob("*/summary.json")
-    with duckdb.connect(str(run.settings.warehouse_path), read_only=True) as con:
-        users = {user for (user,) in con.sql("select user_key from users").fetchall()}
-    return ReferenceRun(
-        run, json.loads(summary_path.read_text()), duckdb_warehouse_shape(run.settings), users
+    with duckdb.connect(str(run.settings.for_build().warehouse_path), read_only=True) as con:
+        staged = con.execute(
+            "select count(*) filter (where reviewed_at < ?), "
+            "count(*) filter (where reviewed_at >= ?) from stg_amazon__reviews",
+            [as_of, as_of],
+        ).fetchone()
+        counted = con.execute(
+            "select sum(duplicate_count), max(reviewed_at) from int_reviews__deduplicated"
+        ).fetchone()
+        marts = con.execute(
+            "select max(reviewed_at), count(distinct user_key) from reviews"
+        ).fetchone()
+        users = con.execute("select count(*) from users").fetchone()[0]
+    return (*staged, *counted, *marts, users)
+
+
+@pytest.fixture(scope="session")
+def intervals(tmp_path_factory, real_source_dir) -> Intervals:
+    """The two files with MALFORMED_LINES, two data intervals as the schedule makes
+    them: 2016 (the first run, a refit) stopped once its segments are checked, then
+    2017 the whole DAG (it places the users who arrived since with the 2016 model) and
+    the scoring DAG (the champion scores them)."""
+    root = tmp_path_factory.mktemp("intervals")
+    source_dir = two_files_with_malformed_lines(root / "src", real_source_dir)
+    data_dir = root / "data"
+    first = run_pipeline(
+        data_dir,
+        source_dir,
+        TWO_FILES_CONF,
+        stop_after="validate_user_segments",
+        logical_date="2016-01-01",
     )
+    assert first.result.returncode == 0, first.log[-5000:]
+    first_run_id = newest_run_id(first)
+    as_of = data_interval_end(first, first_run_id)
+    counts = build_counts(first, as_of)
+    second = run_pipeline(data_dir, source_dir, TWO_FILES_CONF, logical_date="2017-01-01")
+    assert second.result.returncode == 0, second.log[-5000:]
+    second_run_id = newest_run_id(second)
+    scoring = run_airflow(second.env, "dags", "test", "score_new_users")
+    assert scoring.returncode == 0, (scoring.stdout + scoring.stderr)[-5000:]
+    summary = json.loads((second.settings.run_dir(second_run_id) / "summary.json").read_text())
+    return Intervals(first, first_run_id, as_of, counts, second, second_run_id, summary)
+
+
+def copy_data_dir(settings: Settings, to: Path) -> Path:
+    """A run's lake, warehouse and MLflow store, to change apart from the shared run;
+    not Airflow's home, whose airflow.cfg names the original's metadata database."""
+    shutil.copytree(settings.data_dir, to, symlinks=True, ignore=shutil.ignore_patterns("airflow"))
+    return to
 
 
 @pytest.fixture(scope="module")

@@ -2,27 +2,18 @@
 the reviews before its interval's end; a later interval places the users who arrived
 since with the saved model, and the scoring DAG scores them with the champion.
 
-One session run of its own (two small real files, two intervals, ~8 min): no shared run
-has a data interval, and the placing run needs the refit before it.
+The runs are the session's ``intervals`` (tests/e2e/conftest.py); the rerun of an
+interval is in test_pipeline.py, on a copy of them.
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
-from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
-import pytest
 
-from tests.e2e.conftest import (
-    TWO_FILES_CONF,
-    PipelineRun,
-    newest_run_id,
-    run_airflow,
-    run_pipeline,
-)
+from tests.e2e.conftest import Intervals
 from usersegments.config import PROJECT_DIR
 from usersegments.lake import partition_name
 
@@ -32,69 +23,6 @@ INTERVAL_QUERIES = re.findall(
     (PROJECT_DIR / "docs" / "analysts-guide.md").read_text(),
     flags=re.S,
 )
-
-# k fixed, as the two-file run: no sweep to pay for on a few hundred users
-CONF = TWO_FILES_CONF
-
-
-@dataclass
-class Intervals:
-    first: PipelineRun  # 2016, stopped once its segments are checked
-    first_run_id: str
-    first_as_of: pd.Timestamp
-    build_counts: tuple  # of the first run's build, before the second replaces it
-    second: PipelineRun  # 2017, the whole DAG, then the scoring DAG
-    second_run_id: str
-
-
-def data_interval_end(run: PipelineRun, run_id: str) -> pd.Timestamp:
-    with sqlite3.connect(run.settings.data_dir / "airflow" / "airflow.db") as db:
-        (end,) = db.execute(
-            "select data_interval_end from dag_run where run_id = ?", [run_id]
-        ).fetchone()
-    end = pd.Timestamp(end)
-    return (end.tz_convert("UTC") if end.tzinfo else end).tz_localize(None)
-
-
-def build_counts(run: PipelineRun, as_of: pd.Timestamp) -> tuple:
-    """Staged rows before/after the as-of, rows the models counted, the newest review
-    the marts hold, the users of the reviews and of the users mart."""
-    with duckdb.connect(str(run.settings.for_build().warehouse_path), read_only=True) as con:
-        staged = con.execute(
-            "select count(*) filter (where reviewed_at < ?), "
-            "count(*) filter (where reviewed_at >= ?) from stg_amazon__reviews",
-            [as_of, as_of],
-        ).fetchone()
-        counted = con.execute(
-            "select sum(duplicate_count), max(reviewed_at) from int_reviews__deduplicated"
-        ).fetchone()
-        marts = con.execute(
-            "select max(reviewed_at), count(distinct user_key) from reviews"
-        ).fetchone()
-        users = con.execute("select count(*) from users").fetchone()[0]
-    return (*staged, *counted, *marts, users)
-
-
-@pytest.fixture(scope="module")
-def intervals(tmp_path_factory, real_source_dir) -> Intervals:
-    data_dir = tmp_path_factory.mktemp("intervals") / "data"
-    first = run_pipeline(
-        data_dir,
-        real_source_dir,
-        CONF,
-        stop_after="validate_user_segments",
-        logical_date="2016-01-01",
-    )
-    assert first.result.returncode == 0, first.log[-5000:]
-    first_run_id = newest_run_id(first)
-    as_of = data_interval_end(first, first_run_id)
-    counts = build_counts(first, as_of)
-    second = run_pipeline(data_dir, real_source_dir, CONF, logical_date="2017-01-01")
-    assert second.result.returncode == 0, second.log[-5000:]
-    second_run_id = newest_run_id(second)
-    scoring = run_airflow(second.env, "dags", "test", "score_new_users")
-    assert scoring.returncode == 0, (scoring.stdout + scoring.stderr)[-5000:]
-    return Intervals(first, first_run_id, as_of, counts, second, second_run_id)
 
 
 def test_a_run_sees_only_the_reviews_before_its_data_interval_end(intervals):

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 
 import duckdb
 
 from tests.e2e.conftest import (
     MALFORMED_LINES,
     TWO_FILES_CONF,
+    copy_data_dir,
     newest_run_id,
     run_pipeline,
     task_states,
 )
 from tests.helpers import read_lines, write_gz
+from usersegments.config import Settings
+from usersegments.lake import partition_name
 from usersegments.summary import embedding_counts
 from usersegments.warehouse import connect
 
@@ -104,11 +106,12 @@ def test_no_raw_reviewer_id_or_name_reaches_the_warehouse(full_run, real_source_
     assert leaks == []
 
 
-def test_rerun_is_idempotent(two_file_run):
-    # in place, like a scheduled rerun: the tests after this one see the same warehouse
-    # (the small two-file run: the full run's rerun cost four minutes of CI)
-    settings = two_file_run.run.settings
-    users = len(two_file_run.user_keys)
+def test_a_rerun_of_an_interval_is_idempotent(intervals, tmp_path):
+    """The 2017 interval again, on a copy of the intervals' data: a new run id, the same
+    tables, segments, history rows, lists and evaluation, nothing embedded again."""
+    source_dir = intervals.second.settings.source_dir
+    data_dir = copy_data_dir(intervals.second.settings, tmp_path / "data")
+    settings = Settings(data_dir=data_dir, source_dir=source_dir)
 
     def snapshot():
         with connect(settings) as con:
@@ -120,6 +123,8 @@ def test_rerun_is_idempotent(two_file_run):
             }
 
     def segmentation():
+        """The current run's segments, members, history row and migrations, without its
+        run id and time."""
         with connect(settings) as con:
             segments = con.sql(
                 "select segment_id, segment_name, user_count from segments order by all"
@@ -128,11 +133,22 @@ def test_rerun_is_idempotent(two_file_run):
                 "select md5(string_agg(user_key || ':' || segment_id, '|' order by user_key)) "
                 "from user_segments"
             ).fetchall()[0][0]
-            run = con.sql(
-                "select run_id, ari_previous, unchanged_id_share, input_unchanged, shared_users "
-                "from segmentation_runs order by segmented_at desc limit 1"
+            (run_id, *run) = con.sql(
+                "select run_id, is_refit, model_run_id, previous_run_id, shared_users, "
+                "ari_previous, unchanged_id_share, input_unchanged from segmentation_runs "
+                "order by segmented_at desc limit 1"
             ).fetchall()[0]
-        return segments, members, run
+            moves = con.execute(
+                "select previous_run_id, movement, from_segment_id, to_segment_id, user_count"
+                " from segment_migrations where run_id = ? order by all",
+                [run_id],
+            ).fetchall()
+            drift = con.execute(
+                "select shared_users, moved_share, segments_born, segments_gone, "
+                "max_centroid_shift from segmentation_drift where run_id = ?",
+                [run_id],
+            ).fetchall()
+        return run_id, (segments, members, run, moves, drift)
 
     def recommendations():
         with connect(settings) as con:
@@ -147,50 +163,30 @@ def test_rerun_is_idempotent(two_file_run):
         return lists, evaluation
 
     first_counts, first = published_counts(settings), snapshot()
-    first_segments, first_members, first_run = segmentation()
+    first_run_id, first_segmentation = segmentation()
     first_recommendations = recommendations()
-    again = run_pipeline(settings.data_dir, settings.source_dir, conf=TWO_FILES_CONF)
+    again = run_pipeline(data_dir, source_dir, TWO_FILES_CONF, logical_date="2017-01-01")
     assert again.result.returncode == 0, again.log[-5000:]
     assert published_counts(settings) == first_counts
     assert snapshot() == first
-    # unchanged data: the same segments, ids, names and members, and the run says so
-    segments, members, run = segmentation()
-    assert (segments, members) == (first_segments, first_members)
-    run_id, ari, unchanged_ids, input_unchanged, shared = run
-    assert run_id != first_run[0]
-    assert (ari, unchanged_ids, input_unchanged, shared) == (1.0, 1.0, True, users)
-    # the history marts: every user stayed in the segment of the same id, none drifted
-    with connect(settings) as con:
-        moves = con.execute(
-            "select previous_run_id, movement, sum(user_count) from segment_migrations "
-            "where run_id = ? group by all",
-            [run_id],
-        ).fetchall()
-        drift = con.execute(
-            "select shared_users, moved_share, segments_born, segments_gone, "
-            "max_centroid_shift < 1e-6 from segmentation_drift where run_id = ?",
-            [run_id],
-        ).fetchall()
-        sizes = con.sql(
-            "select run_id, count(*), sum(user_count) from segment_size_history group by run_id"
-        ).fetchall()
-    assert moves == [(first_run[0], "stayed", users)]
-    assert drift == [(users, 0.0, 0, 0, True)]
-    assert sorted(sizes) == sorted([(first_run[0], 3, users), (run_id, 3, users)])
+    # the same interval's data: placed by the same model, the same segments, ids, names
+    # and members, compared with the same previous run, the same migrations and drift
+    run_id, segmentation_again = segmentation()
+    assert run_id != first_run_id
+    assert segmentation_again == first_segmentation
+    assert first_segmentation[2][:2] == [False, partition_name(intervals.first_run_id)]
     # the same lists and the same offline evaluation (refit included), under the new run
     assert first_recommendations[1], "the first run was evaluated"
     assert recommendations() == first_recommendations
-    # the second run embedded nothing: every review already had its vector
-    summaries = sorted(settings.runs_dir.glob("*/summary.json"), key=lambda p: p.stat().st_mtime)
-    second_summary = json.loads(summaries[-1].read_text())
+    summary = json.loads((settings.run_dir(newest_run_id(again)) / "summary.json").read_text())
     # the same data trains the same classifier: no gain, so the champion stays
-    gate = second_summary["classifier"]["gate"]
+    gate = summary["classifier"]["gate"]
     assert not gate["promoted"] and "< margin" in gate["reason"], gate["reason"]
-    second = second_summary["embeddings"]
-    assert second["embedded_this_run"] == 0
+    # nothing embedded: every review already had its vector
+    assert summary["embeddings"]["embedded_this_run"] == 0
     assert (
-        second["reviews_embedded_total"]
-        == two_file_run.summary["embeddings"]["reviews_embedded_total"]
+        summary["embeddings"]["reviews_embedded_total"]
+        == intervals.summary["embeddings"]["reviews_embedded_total"]
     )
 
 
@@ -205,19 +201,15 @@ def table_fingerprints(path) -> dict[str, tuple[int, int]]:
 
 
 def test_a_new_source_file_embeds_only_its_reviews_and_a_failed_gate_publishes_nothing(
-    two_file_run, tmp_path, real_source_dir
+    intervals, tmp_path, real_source_dir
 ):
-    """A copy of the two-file run, one more file: only its reviews are embedded; then
-    the segments' gate fails (segments of at least half the users cannot pass with
-    k = 3) after dbt rebuilt the marts, and the published warehouse is unchanged."""
-    first = two_file_run.run
-    data_dir = tmp_path / "data"
-    # the lake, warehouse and MLflow store; not Airflow's home, whose airflow.cfg names
-    # the original's metadata database
-    shutil.copytree(
-        first.settings.data_dir, data_dir, symlinks=True, ignore=shutil.ignore_patterns("airflow")
-    )
-    published = first.settings.warehouse_path.relative_to(first.settings.data_dir)
+    """A copy of the intervals' data, a manual run of one more file: only the reviews no
+    earlier run embedded are embedded; then the segments' gate fails (segments of at
+    least half the users cannot pass with k = 3) after dbt rebuilt the marts, and the
+    published warehouse is unchanged."""
+    first = intervals.second.settings
+    data_dir = copy_data_dir(first, tmp_path / "data")
+    published = first.warehouse_path.relative_to(first.data_dir)
     before_publish = table_fingerprints(data_dir / published)
     second = run_pipeline(
         data_dir,
@@ -240,18 +232,17 @@ def test_a_new_source_file_embeds_only_its_reviews_and_a_failed_gate_publishes_n
     build = table_fingerprints(data_dir / published.with_name("building.duckdb"))
     assert "users" in build and "segments" not in build
 
-    before = two_file_run.summary["embeddings"]
-    # what the second run's summary would say, from the lake
+    # the intervals embedded the reviews before 2017; this run all the others, once
+    before = intervals.summary["embeddings"]["reviews_embedded_total"]
     after = embedding_counts(second.settings, newest_run_id(second))
     # SOURCES.md: Appliances has 161 distinct reviews, Gift Cards 2,214, Fashion 448
-    assert before["embedded_this_run"] == 161 + 2214
-    assert after["embedded_this_run"] == 448
     assert after["reviews_embedded_total"] == 161 + 2214 + 448
+    assert after["embedded_this_run"] == 161 + 2214 + 448 - before
 
 
-def test_corrupted_input_is_quarantined_through_the_dag(two_file_run, real_source_dir):
+def test_corrupted_input_is_quarantined_through_the_dag(intervals, real_source_dir):
     lines = sum(len(read_lines(real_source_dir / name)) for name in TWO_FILES_CONF["source_files"])
-    summary = two_file_run.summary
+    summary = intervals.summary
     assert summary["lines_read"] == lines + len(MALFORMED_LINES)
     assert summary["rows_quarantined"] == len(MALFORMED_LINES)
     assert summary["rows_loaded"] == lines
@@ -261,7 +252,7 @@ def test_corrupted_input_is_quarantined_through_the_dag(two_file_run, real_sourc
     assert {f["source_file"]: f["rows_loaded"] for f in summary["lake_files"]} == {
         f["source_file"]: f["rows_loaded"] for f in summary["files"]
     }
-    with connect(two_file_run.run.settings) as con:
+    with connect(intervals.second.settings) as con:
         staged = con.sql("select count(*) from stg_amazon__reviews").fetchall()[0][0]
         quarantined = con.sql(
             "select reason_code, count(*) from stg_amazon__quarantined_lines group by 1"

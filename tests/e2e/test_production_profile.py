@@ -3,7 +3,8 @@
 and worker, an MLflow tracking server, and Airflow's scheduler (LocalExecutor), DAG
 processor and API server. The pipeline is triggered as an engineer would, through the
 REST API; the asset it publishes triggers the scoring DAG. The warehouse it builds in
-PostgreSQL must have the DuckDB run's tables, columns and row counts on the same data.
+PostgreSQL must have the tables, columns and row counts of a DuckDB build (the local
+profile's dbt target) of the same lake.
 The server accepts TCP clients over TLS only, as a networked one would. Everything
 `make up`'s launcher starts (Airflow's servers, the task processes, their Spark
 drivers) listens on loopback only, and the admin password file is the owner's alone."""
@@ -22,7 +23,14 @@ import psycopg2
 import pytest
 from mlflow import MlflowClient
 
-from tests.e2e.conftest import DAG_ID, TWO_FILES_CONF, pipeline_env, run_airflow
+from tests.e2e.conftest import (
+    DAG_ID,
+    TWO_FILES_CONF,
+    duckdb_warehouse_shape,
+    pipeline_env,
+    run_airflow,
+    two_files_with_malformed_lines,
+)
 from tests.services import (
     WAREHOUSE_FUNCTIONS_SQL,
     airflow_up,
@@ -45,8 +53,7 @@ from usersegments.config import (
 )
 from usersegments.warehouse import query
 
-# the data and settings of the reference run (local profile, DuckDB): two small real
-# files, k fixed so both runs publish the same number of segments
+# two small real files, malformed lines in one, k fixed
 CONF = TWO_FILES_CONF
 SCORING_DAG_ID = "score_new_users"
 
@@ -72,8 +79,41 @@ def postgres_counts(pg) -> dict[str, tuple[int, list[str]]]:
         return counts
 
 
-def test_production_profile_runs_the_pipeline_on_servers(tmp_path, two_file_run):
+def duckdb_build(data_dir: Path, source_dir: Path, warehouse: Path) -> Path:
+    """`dbt build` of the local profile's DuckDB target on the lake of ``data_dir``,
+    into ``warehouse``: what the embedded profile publishes from the same data."""
+    warehouse.parent.mkdir(parents=True)
+    env = {
+        **pipeline_env(data_dir, source_dir),
+        "USERSEGMENTS_DBT_TARGET": "duckdb",
+        "USERSEGMENTS_WAREHOUSE_FILE": str(warehouse),
+    }
+    built = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "build",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            # not the project's target/, whose manifest the DAGs are rendered from
+            "--target-path",
+            str(warehouse.parent / "dbt-target"),
+            "--log-path",
+            str(warehouse.parent / "dbt-logs"),
+        ],
+        env=env,
+        cwd=DBT_PROJECT_DIR,
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stdout[-5000:]
+    return warehouse
+
+
+def test_production_profile_runs_the_pipeline_on_servers(tmp_path, real_source_dir):
     data_dir = tmp_path / "shared"  # the lake: one path the Spark worker sees too
+    source_dir = two_files_with_malformed_lines(tmp_path / "src", real_source_dir)
     with (
         postgres_server(tmp_path / "postgres", tls_only=True) as pg,
         spark_standalone_cluster(tmp_path / "spark") as (spark_master, spark_logs),
@@ -86,7 +126,7 @@ def test_production_profile_runs_the_pipeline_on_servers(tmp_path, two_file_run)
         ) as mlflow_url:
             api_port = free_port()
             env = production_env(
-                pipeline_env(data_dir, two_file_run.run.settings.source_dir),
+                pipeline_env(data_dir, source_dir),
                 pg,
                 spark_master,
                 mlflow_url,
@@ -182,9 +222,10 @@ def test_production_profile_runs_the_pipeline_on_servers(tmp_path, two_file_run)
             )
             assert {"reviewer_name", "raw_line"}.isdisjoint(c for (c,) in cur.fetchall())
 
-    reference = two_file_run.warehouse
+    reference_path = duckdb_build(data_dir, source_dir, tmp_path / "reference" / "warehouse.duckdb")
+    reference = duckdb_warehouse_shape(reference_path)
     # the same pseudonyms: the loader's keyed hash is the dbt-duckdb plugin's
-    with duckdb.connect(str(two_file_run.run.settings.warehouse_path), read_only=True) as con:
+    with duckdb.connect(str(reference_path), read_only=True) as con:
         assert server_users == {
             user for (user,) in con.sql("select user_key from users").fetchall()
         }
