@@ -46,6 +46,11 @@ def pytest_unconfigure(config):
 @pytest.hookimpl(trylast=True)  # after tests/e2e/conftest.py has marked the groups
 def pytest_collection_modifyitems(config, items):
     if hasattr(config, "workerinput"):
+        # The end-to-end layer first: the scheduler hands out the pipeline runs' groups,
+        # then the other tests in this order, so the worker whose group ends first takes
+        # the production profile (the longest test of its own) before the unit layer,
+        # which then fills both workers' last minutes.
+        items.sort(key=lambda item: item.nodeid.startswith("tests/unit/"))
         xdist_groups.write_groups(Path(config.workerinput[xdist_groups.GROUPS_FILE]), items)
 
 
