@@ -156,30 +156,6 @@ def two_files_with_malformed_lines(folder: Path, real_source_dir: Path) -> Path:
     return folder
 
 
-def duckdb_warehouse_shape(path: Path) -> dict[str, tuple[int, list[str]]]:
-    """Table -> (rows, columns) of a DuckDB warehouse file."""
-    import duckdb
-
-    with duckdb.connect(str(path), read_only=True) as con:
-        tables = [
-            t
-            for (t,) in con.sql(
-                "select table_name from information_schema.tables where table_schema = 'main'"
-            ).fetchall()
-        ]
-        columns_sql = (
-            "select column_name from information_schema.columns "
-            "where table_name = ? order by ordinal_position"
-        )
-        return {
-            t: (
-                con.sql(f'select count(*) from "{t}"').fetchall()[0][0],
-                [c for (c,) in con.sql(columns_sql, params=[t]).fetchall()],
-            )
-            for t in tables
-        }
-
-
 @dataclass
 class Intervals:
     first: PipelineRun  # 2016, stopped once its segments are checked

@@ -26,7 +26,6 @@ from mlflow import MlflowClient
 from tests.e2e.conftest import (
     DAG_ID,
     TWO_FILES_CONF,
-    duckdb_warehouse_shape,
     pipeline_env,
     run_airflow,
     two_files_with_malformed_lines,
@@ -77,6 +76,30 @@ def postgres_counts(pg) -> dict[str, tuple[int, list[str]]]:
             )
             counts[table] = (rows, [c for (c,) in cur.fetchall()])
         return counts
+
+
+def duckdb_warehouse_shape(path: Path) -> dict[str, tuple[int, list[str]]]:
+    """Table -> (rows, columns) of a DuckDB warehouse file."""
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = [
+            t
+            for (t,) in con.sql(
+                "select table_name from information_schema.tables where table_schema = 'main'"
+            ).fetchall()
+        ]
+        columns_sql = (
+            "select column_name from information_schema.columns "
+            "where table_name = ? order by ordinal_position"
+        )
+        return {
+            t: (
+                con.sql(f'select count(*) from "{t}"').fetchall()[0][0],
+                [c for (c,) in con.sql(columns_sql, params=[t]).fetchall()],
+            )
+            for t in tables
+        }
 
 
 def duckdb_build(data_dir: Path, source_dir: Path, warehouse: Path) -> Path:
