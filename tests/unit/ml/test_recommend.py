@@ -131,7 +131,8 @@ def test_evaluate_by_hand_segment_beats_global_here(spark, frame, reviews):
     )
     holdout = frame([("a", "y"), ("d", "w")], PAIRS)
     segments = memberships(spark, {"a": 1, "b": 1, "c": 1, "d": 2, "e": 2})
-    result = evaluate(train, holdout, segments, RecommenderConfig(top_n=1))
+    # item-kNN's neighbours given: its search is tested in test_item_knn.py
+    result = evaluate(train, holdout, segments, RecommenderConfig(top_n=1), neighbours=10)
     overall = result[result["scope"] == "overall"].set_index("recommender")
     # segment: a gets y (hit), d gets w (hit); global (x 3, y 2, z 2, w 1): a gets y
     # (x seen; y before z by item id), d gets x (miss)
