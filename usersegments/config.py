@@ -68,7 +68,8 @@ class SparkSettings:
     # the Great Expectations checkpoints' sessions, in the task's own process: a
     # checkpoint runs 40-80 tiny Spark jobs over one table of the shared lake, and on a
     # standalone cluster each waited for an executor of its own and paid the cluster's
-    # latency on every job (35-40 s a checkpoint against about 15 s, 2026-12-01)
+    # latency on every job (under the scheduler, beside another run: 72-87 s a
+    # checkpoint on the cluster, 54-75 s in the task's process, 2026-12-01)
     checkpoint_master: str = "local[2]"
     # GPU: the jars of `make jars GPU=1` and one GPU per executor and task
     gpu: bool = False

@@ -80,8 +80,6 @@ def postgres_counts(pg) -> dict[str, tuple[int, list[str]]]:
 
 def duckdb_warehouse_shape(path: Path) -> dict[str, tuple[int, list[str]]]:
     """Table -> (rows, columns) of a DuckDB warehouse file."""
-    import duckdb
-
     with duckdb.connect(str(path), read_only=True) as con:
         tables = [
             t
