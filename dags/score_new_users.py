@@ -49,10 +49,12 @@ def score_new_users():
 
     @task
     def validate_user_scores(report: dict, run_id=None) -> dict:
-        from usersegments.quality import run_checkpoint
+        from usersegments.quality import run_checkpoint, update_data_docs
 
         expected = {"expected_new_scores": report["users_read"] - report["already_scored"]}
-        return run_checkpoint("user_scores", SETTINGS, run_id, parameters=expected)
+        summary = run_checkpoint("user_scores", SETTINGS, run_id, parameters=expected)
+        update_data_docs(SETTINGS, run_id)
+        return summary
 
     @task
     def load_scores() -> dict:

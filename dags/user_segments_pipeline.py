@@ -122,8 +122,10 @@ def user_segments_pipeline():
     def summarise(
         ingested: dict, checks: list, report: str, classifier: dict, recommended: dict, run_id=None
     ) -> dict:
+        from usersegments.quality import update_data_docs
         from usersegments.summary import build_summary, format_summary
 
+        update_data_docs(SETTINGS, run_id)  # of the run's checkpoints, all passed
         summary = build_summary(SETTINGS, run_id, ingested, checks, report, classifier, recommended)
         print(format_summary(summary))
         return summary

@@ -20,8 +20,11 @@ the data is and no table is loaded into pandas. A failure names its rows by the
 checkpoint's key columns (``unexpected_index_column_names`` in its JSON).
 
 An expectation's ``severity`` says what its failure means: ``critical`` (hard) stops
-the run, ``warning`` (soft) is reported and the run goes on. Results and Data Docs are
-written under the data folder, and a summary per checkpoint into the run's folder.
+the run, ``warning`` (soft) is reported and the run goes on. A checkpoint first asks
+pass or fail only; a failure runs the whole checkpoint, which names the failing rows.
+Results and Data Docs are written under the data folder (a run renders its Data Docs
+once, at its end: ``update_data_docs``), and a summary per checkpoint into the run's
+folder.
 """
 
 from __future__ import annotations
@@ -75,10 +78,12 @@ def locate_rows(rows: list[dict] | None, key_columns: list[str]) -> list[str]:
     return named
 
 
-def _summarise(checkpoint: str, result, strict: bool, key_columns: list[str]) -> dict[str, Any]:
+def _summarise(
+    checkpoint: str, validations, strict: bool, key_columns: list[str]
+) -> dict[str, Any]:
     failed: list[dict[str, Any]] = []
     evaluated = 0
-    for validation in result.run_results.values():
+    for validation in validations:
         for outcome in validation.results:
             evaluated += 1
             if outcome.success:
@@ -152,21 +157,30 @@ def _validate(
     strict: bool,
     parameters: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
-    # great_expectations.yml writes results and Data Docs under ${USERSEGMENTS_DATA_DIR}.
-    os.environ["USERSEGMENTS_DATA_DIR"] = str(settings.data_dir)
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    context = gx.get_context(mode="file", project_root_dir=str(GX_PROJECT_DIR))
-    definition = context.checkpoints.get(checkpoint)
-    result = definition.run(
-        batch_parameters={"dataframe": data},
+    definition = _context(settings).checkpoints.get(checkpoint)
+    batch = {"dataframe": data}
+    # Pass or fail first: GX computes the counts of a suite's expectations together, in
+    # a few Spark jobs. Only a failure pays for the checkpoint itself, whose result
+    # format collects the unexpected rows and their keys (several jobs an expectation)
+    # and whose action renders Data Docs; a run renders the rest once (update_data_docs).
+    first = definition.validation_definitions[0].run(
+        batch_parameters=batch,
         expectation_parameters=parameters or {},
+        result_format="BOOLEAN_ONLY",
         run_id=RunIdentifier(run_name=run_id),
     )
+    validations = [first]
+    if not first.success:
+        result = definition.run(
+            batch_parameters=batch,
+            expectation_parameters=parameters or {},
+            run_id=RunIdentifier(run_name=run_id),
+        )
+        validations = list(result.run_results.values())
     key_columns = definition.result_format["unexpected_index_column_names"]
-    summary = _summarise(checkpoint, result, strict, key_columns)
+    summary = _summarise(checkpoint, validations, strict, key_columns)
     summary["rows"] = data.count()
     summary["parameters"] = parameters or {}
     summary["data_docs"] = str(settings.data_dir / "gx" / "data_docs" / "index.html")
@@ -182,6 +196,26 @@ def _validate(
             f"on {summary['rows']} rows: {details}. Results: {out}"
         )
     return summary
+
+
+def _context(settings: Settings):
+    import great_expectations as gx
+
+    # great_expectations.yml writes results and Data Docs under ${USERSEGMENTS_DATA_DIR}.
+    os.environ["USERSEGMENTS_DATA_DIR"] = str(settings.data_dir)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    return gx.get_context(mode="file", project_root_dir=str(GX_PROJECT_DIR))
+
+
+def update_data_docs(settings: Settings, run_id: str) -> Path:
+    """Data Docs of run ``run_id``'s validations (a failed checkpoint renders its own):
+    one rendering at the end of a run, not one a checkpoint."""
+    context = _context(settings)
+    keys = [
+        key for key in context.validation_results_store.list_keys() if key.run_id.run_name == run_id
+    ]
+    context.build_data_docs(resource_identifiers=keys)
+    return settings.data_dir / "gx" / "data_docs" / "index.html"
 
 
 def _describe(failure: dict[str, Any]) -> str:
@@ -224,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     except ExpectationsFailed as failed:
         print(failed, file=sys.stderr)
         return 1
+    update_data_docs(Settings.from_env(), args.run_id)
     json.dump(summary, sys.stdout, indent=2, default=str)
     print()
     return 0
