@@ -1,9 +1,14 @@
 """Ranking primitives the recommenders and their evaluation share: order-free exact
-sums, a user's first unseen candidates, and HitRate/Recall/NDCG@k per user and overall.
-In Spark; only a few aggregate rows reach the driver."""
+sums, a user's first unseen candidates, and HitRate/Recall/NDCG@k per user and per
+scope (everyone, the cold users, a segment). In Spark, one job for every scope's
+outcomes and one for every scope's coverage; only a few aggregate rows reach the
+driver."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+import pandas as pd
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -55,26 +60,95 @@ def per_user_hits(recommendations: DataFrame, test: DataFrame, k: int) -> DataFr
     )
 
 
-def metric_columns() -> list[F.Column]:
-    return [
-        F.count("*").alias("users"),
-        exact_mean((F.col("hit_count") > 0).cast("double")).alias("hit_rate"),
-        exact_mean(F.col("hit_count") / F.col("relevant")).alias("recall"),
-        exact_mean(F.col("dcg") / F.col("ideal")).alias("ndcg"),
-    ]
+def outcomes(
+    recommendations: DataFrame, test: DataFrame, k: int, groups: DataFrame | None = None
+) -> pd.DataFrame:
+    """The users of ``test`` (a user without recommendations scores 0) per group and
+    distinct outcome (a hit or not, the NDCG rounded to 12 decimals), with the exact
+    sums of their recall and NDCG (Decimal): one Spark job, O(users); groups x outcomes
+    rows reach the driver (one held-out item per user: k + 1 outcomes at most).
+    ``groups``: (user_key, segment_id, is_cold); without it, every user in one."""
+    hits = per_user_hits(recommendations, test, k)
+    if groups is None:
+        groups = (
+            test.select("user_key")
+            .distinct()
+            .select(
+                "user_key",
+                F.lit(None).cast("long").alias("segment_id"),
+                F.lit(None).cast("boolean").alias("is_cold"),
+            )
+        )
+    ndcg = F.col("dcg") / F.col("ideal")
+    return (
+        hits.join(groups, "user_key", "left")
+        .groupBy(
+            "segment_id",
+            "is_cold",
+            (F.col("hit_count") > 0).cast("double").alias("hit_rate"),
+            F.round(ndcg, 12).alias("ndcg"),
+        )
+        .agg(
+            F.count("*").alias("users"),
+            F.sum((F.col("hit_count") / F.col("relevant")).cast(EXACT)).alias("recall_sum"),
+            F.sum(ndcg.cast(EXACT)).alias("ndcg_sum"),
+        )
+        .toPandas()
+    )
 
 
-def ranking_metrics(
-    recommendations: DataFrame, test: DataFrame, catalogue_size: int, k: int = 10
-) -> dict[str, float]:
-    """HitRate@k, Recall@k and NDCG@k (binary relevance) averaged over the users in
-    ``test`` (a user without recommendations scores 0), and catalogue coverage (distinct
-    items in anyone's top k over the catalogue size)."""
-    row = per_user_hits(recommendations, test, k).agg(*metric_columns()).first().asDict()
-    covered = recommendations.where(F.col("rank") <= k).select("item_id").distinct().count()
+def coverage(recommendations: DataFrame, k: int, groups: DataFrame | None = None) -> pd.DataFrame:
+    """Distinct items in the top k of each group's users, of the cold users and of
+    everyone: one Spark job (a cube), O(users x k); (groups + 1) x 3 rows.
+    ``any_segment``/``any_coldness`` mark the rows that count over all of them."""
+    top = recommendations.where(F.col("rank") <= k)
+    if groups is None:
+        top = top.select(
+            "item_id",
+            F.lit(None).cast("long").alias("segment_id"),
+            F.lit(None).cast("boolean").alias("is_cold"),
+        )
+    else:
+        top = top.join(groups, "user_key", "left")
+    return (
+        top.cube("segment_id", "is_cold")
+        .agg(
+            F.grouping("segment_id").alias("any_segment"),
+            F.grouping("is_cold").alias("any_coldness"),
+            F.countDistinct("item_id").alias("covered"),
+        )
+        .toPandas()
+    )
+
+
+def covered_items(covered: pd.DataFrame, segment_id: int | None = None, cold: bool = False) -> int:
+    """``coverage``'s count of everyone, of the cold users, or of segment ``segment_id``."""
+    if segment_id is not None:
+        rows = covered[covered["any_coldness"].eq(1) & covered["segment_id"].eq(segment_id)]
+        rows = rows[rows["any_segment"].eq(0)]
+    elif cold:
+        rows = covered[covered["any_segment"].eq(1) & covered["any_coldness"].eq(0)]
+        rows = rows[rows["is_cold"].eq(True)]
+    else:
+        rows = covered[covered["any_segment"].eq(1) & covered["any_coldness"].eq(1)]
+    return int(rows["covered"].sum())
+
+
+def scope_metrics(found: pd.DataFrame, covered: int, catalogue_size: int) -> dict[str, float]:
+    """HitRate@k, Recall@k and NDCG@k (binary relevance) averaged over the users of
+    ``outcomes`` rows, exactly (Decimal sums), and catalogue coverage (``covered``
+    distinct items in their top k over the catalogue size)."""
+    users = int(found["users"].sum())
+    hits = int(found.loc[found["hit_rate"].eq(1.0), "users"].sum())
+
+    def mean(column: str) -> float:
+        return float(sum(found[column], Decimal(0)) / users) if users else 0.0
+
     return {
-        "users": int(row["users"]),
-        **{name: float(row[name] or 0.0) for name in ("hit_rate", "recall", "ndcg")},
+        "users": users,
+        "hit_rate": hits / users if users else 0.0,
+        "recall": mean("recall_sum"),
+        "ndcg": mean("ndcg_sum"),
         "catalogue_coverage": covered / catalogue_size if catalogue_size else 0.0,
     }
 

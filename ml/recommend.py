@@ -35,11 +35,12 @@ from ml.bootstrap import bootstrap_intervals
 from ml.config import RecommenderConfig
 from ml.item_knn import choose_neighbours, item_neighbours, knn_top_n
 from ml.ranking import (
+    coverage,
+    covered_items,
     exact_sum,
     first_unseen,
-    metric_columns,
-    per_user_hits,
-    ranking_metrics,
+    outcomes,
+    scope_metrics,
 )
 
 ALL_USERS = -1  # the single "segment" of the global-popularity baseline
@@ -149,60 +150,6 @@ def random_top_n(
     )
     candidates = wanted.join(shuffled, "position").withColumn("score", F.lit(0.0))
     return first_unseen(candidates, seen, n, "step")
-
-
-def segment_metrics(
-    recommendations: DataFrame,
-    test: DataFrame,
-    memberships: DataFrame,
-    catalogue_size: int,
-    k: int,
-) -> list[dict]:
-    """ranking_metrics per segment of the test users (``memberships``: user_key,
-    segment_id), one row each."""
-    hits = per_user_hits(recommendations, test, k).join(memberships, "user_key")
-    covered = (
-        recommendations.where(F.col("rank") <= k)
-        .join(hits.select("user_key", "segment_id"), "user_key")
-        .groupBy("segment_id")
-        .agg(F.countDistinct("item_id").alias("covered"))
-    )
-    rows = (
-        hits.groupBy("segment_id")
-        .agg(*metric_columns())
-        .join(covered, "segment_id", "left")
-        .orderBy("segment_id")
-        .collect()  # one row per segment
-    )
-    return [
-        {
-            "segment_id": int(row["segment_id"]),
-            "users": int(row["users"]),
-            "hit_rate": float(row["hit_rate"]),
-            "recall": float(row["recall"]),
-            "ndcg": float(row["ndcg"]),
-            "catalogue_coverage": (row["covered"] or 0) / catalogue_size,
-        }
-        for row in rows
-    ]
-
-
-def outcome_counts(hits: DataFrame, groups: DataFrame) -> pd.DataFrame:
-    """Users per segment, coldness and distinct outcome (hit or not, NDCG) of
-    ``per_user_hits``, for the bootstrap (``groups``: user_key, segment_id, is_cold):
-    O(users) in Spark; with one held-out item per user at most segments x 2 x (k + 1)
-    rows reach the driver."""
-    return (
-        hits.join(groups, "user_key", "left")
-        .groupBy(
-            "segment_id",
-            "is_cold",
-            (F.col("hit_count") > 0).cast("double").alias("hit_rate"),
-            F.round(F.col("dcg") / F.col("ideal"), 12).alias("ndcg"),
-        )
-        .agg(F.count("*").alias("users"))
-        .toPandas()
-    )
 
 
 def intervals(outcomes: pd.DataFrame, seed: int) -> dict[str, float]:
@@ -331,33 +278,33 @@ def evaluate(
     recommendations = evaluation_recommendations(train, holdout, memberships, config, neighbours)
     catalogue_size = train.select("item_id").distinct().count()
     cold = cold_users(train.select("user_key", "item_id").distinct()).localCheckpoint()
-    groups = memberships.join(cold.withColumn("is_cold", F.lit(True)), "user_key", "left")
+    # (user_key, segment_id, is_cold: true or null); full, so that a cold user is one
+    # whatever their membership
+    groups = memberships.join(cold.withColumn("is_cold", F.lit(True)), "user_key", "full")
     k = config.top_n
     rows = []
     for name, recs in recommendations.items():
-        recs = recs.localCheckpoint()  # used by every scope
-        outcomes = outcome_counts(per_user_hits(recs, holdout, k), groups)
+        recs = recs.localCheckpoint()  # read by both jobs
+        found, covered = outcomes(recs, holdout, k, groups), coverage(recs, k, groups)
         scopes = [
-            ("overall", None, ranking_metrics(recs, holdout, catalogue_size, k), outcomes),
+            ("overall", None, found, covered_items(covered)),
+            ("cold", None, found[found["is_cold"].eq(True)], covered_items(covered, cold=True)),
+        ] + [
             (
-                "cold",
-                None,
-                ranking_metrics(
-                    recs.join(cold, "user_key"), holdout.join(cold, "user_key"), catalogue_size, k
-                ),
-                outcomes[outcomes["is_cold"].eq(True)],
-            ),
+                "segment",
+                segment_id,
+                found[found["segment_id"].eq(segment_id)],
+                covered_items(covered, segment_id),
+            )
+            for segment_id in sorted(int(s) for s in found["segment_id"].dropna().unique())
         ]
-        for segment in segment_metrics(recs, holdout, memberships, catalogue_size, k):
-            members = outcomes[outcomes["segment_id"] == segment["segment_id"]]
-            scopes.append(("segment", segment["segment_id"], segment, members))
-        for scope, segment_id, metrics, members in scopes:
-            if not metrics["users"]:
+        for scope, segment_id, members, items in scopes:
+            if not members["users"].sum():
                 continue  # e.g. no cold user held out
             rows.append(
                 {
                     "recommender": name,
-                    **metrics,
+                    **scope_metrics(members, items, catalogue_size),
                     "scope": scope,
                     "segment_id": segment_id,
                     **intervals(members, config.seed),

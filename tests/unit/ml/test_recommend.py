@@ -8,7 +8,7 @@ import math
 import pytest
 from pyspark.sql import functions as F
 
-from ml.ranking import exact_mean, exact_sum, ranking_metrics
+from ml.ranking import coverage, covered_items, exact_mean, exact_sum, outcomes, scope_metrics
 from ml.recommend import (
     RecommenderConfig,
     evaluate,
@@ -31,6 +31,11 @@ def lists(recs) -> dict[str, list[str]]:
     for row in recs.orderBy("user_key", "rank").collect():
         found.setdefault(row["user_key"], []).append(row["item_id"])
     return found
+
+
+def ranking_metrics(recs, test, catalogue_size: int, k: int) -> dict[str, float]:
+    """The metrics of everyone in ``test``, as evaluate computes its 'overall' scope."""
+    return scope_metrics(outcomes(recs, test, k), covered_items(coverage(recs, k)), catalogue_size)
 
 
 def test_metrics_match_hand_computed_values(frame):
@@ -144,6 +149,12 @@ def test_evaluate_by_hand_segment_beats_global_here(spark, frame, reviews):
     ]
     assert per_segment.set_index("segment_id")["hit_rate"].to_dict() == {1: 1.0, 2: 0.0}
     assert per_segment["users"].sum() == overall.loc["global_popularity", "users"] == 2
+    # global gives a y and d x: one item of four in each segment's top 1
+    assert per_segment.set_index("segment_id")["catalogue_coverage"].to_dict() == {1: 0.25, 2: 0.25}
+    # every user here has two training items or fewer: the cold scope is everyone
+    cold = result[result["scope"] == "cold"].set_index("recommender")
+    columns = ["users", "hit_rate", "recall", "ndcg", "catalogue_coverage"]
+    assert cold[columns].equals(overall[columns])
     # two users: a bootstrap of them draws both hits, both misses or one of each
     assert overall.loc["segment_popularity", ["hit_rate_low", "hit_rate_high"]].tolist() == [1, 1]
     assert overall.loc["global_popularity", ["hit_rate_low", "hit_rate_high"]].tolist() == [0, 1]
