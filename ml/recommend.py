@@ -152,9 +152,10 @@ def random_top_n(
     return first_unseen(candidates, seen, n, "step")
 
 
-def intervals(outcomes: pd.DataFrame, seed: int) -> dict[str, float]:
-    """Bootstrap intervals of HitRate and NDCG over the users of ``outcomes``."""
-    merged = outcomes.groupby(list(INTERVAL_METRICS), as_index=False)["users"].sum()
+def intervals(found: pd.DataFrame, seed: int) -> dict[str, float]:
+    """Bootstrap intervals of HitRate and NDCG over the users of ``found`` (rows of
+    ml.ranking.outcomes)."""
+    merged = found.groupby(list(INTERVAL_METRICS), as_index=False)["users"].sum()
     return bootstrap_intervals(merged, INTERVAL_METRICS, seed)
 
 
