@@ -17,7 +17,7 @@ import pendulum
 from airflow.sdk import chain, dag, task
 
 from orchestration.assets import USER_INTEREST_SCORES, USER_SEGMENTS
-from orchestration.tasks import dbt_group
+from orchestration.tasks import dbt_stage
 from usersegments.config import Settings
 
 SETTINGS = Settings.from_env()
@@ -69,7 +69,7 @@ def score_new_users():
 
     report = score_users()
     check = validate_user_scores(report)
-    chain(check, load_scores(), dbt_group("scoring", SETTINGS), publish(report, check))
+    chain(check, load_scores(), dbt_stage("scoring", SETTINGS), publish(report, check))
 
 
 score_new_users()

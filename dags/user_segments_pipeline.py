@@ -35,7 +35,7 @@ from orchestration.assets import (
 )
 from orchestration.checkpoints import PIPELINE_CHECKPOINTS, expectation_parameters
 from orchestration.params import PIPELINE_PARAMS
-from orchestration.tasks import AS_OF, dbt_group, spark_job, warehouse_pool
+from orchestration.tasks import AS_OF, dbt_stage, spark_job, warehouse_pool
 from orchestration.warehouse import export_marts, load, publish, start_build
 from usersegments.config import Settings
 
@@ -62,7 +62,8 @@ SEGMENTATION = [
     start_date=pendulum.datetime(2001, 1, 1, tz="UTC"),
     catchup=False,
     # The embedded DuckDB warehouse takes one writing process at a time: one task at a
-    # time. PostgreSQL takes concurrent writers: independent dbt nodes side by side.
+    # time. PostgreSQL takes concurrent writers (and dbt's threads build a stage's
+    # independent models side by side).
     max_active_runs=1,
     max_active_tasks=4 if SETTINGS.production else 1,
     doc_md=__doc__,
@@ -134,7 +135,7 @@ def user_segments_pipeline():
         return validate.override(task_id=f"validate_{name}")(name)
 
     def dbt(tag: str):
-        return dbt_group(tag, BUILD)
+        return dbt_stage(tag, BUILD)
 
     ingested = ingest()
     checks = [check(name) for name in PIPELINE_CHECKPOINTS]

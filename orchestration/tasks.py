@@ -1,15 +1,11 @@
 """How the DAGs run the project's stages, configured once from the settings.
 
-- dbt: astronomer-cosmos task groups, rendered from the pre-built manifest (``make
-  setup`` runs ``dbt parse``), so the scheduler never invokes dbt to parse a DAG. Each
-  model is one task running ``dbt build`` on it (the model, then its tests): a failed
-  test fails the model's task and stops everything downstream.
+- dbt: one astronomer-cosmos ``dbt build`` task per stage (a tag of models), dbt
+  in-process; the scheduler never invokes dbt to parse a DAG.
 - Spark: ``spark-submit`` of a job in spark_jobs/ on the lake and the encoder.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from usersegments.airflow_cli import SPARK_CONN_ID, WAREHOUSE_POOL
 from usersegments.config import AS_OF_FORMAT, DBT_PROJECT_DIR, MANIFEST_PATH, Settings
@@ -27,10 +23,6 @@ AS_OF = (
 )
 
 
-class ManifestMissing(RuntimeError):
-    pass
-
-
 def warehouse_pool(settings: Settings) -> str:
     """The pool of the tasks that open the published warehouse, in any DAG: the embedded
     DuckDB file takes one process at a time, and ``max_active_tasks`` only limits one
@@ -38,58 +30,41 @@ def warehouse_pool(settings: Settings) -> str:
     return "default_pool" if settings.production or settings.building else WAREHOUSE_POOL
 
 
-def task_group_args(select: str, settings: Settings) -> dict[str, Any]:
-    """Arguments for a cosmos DbtTaskGroup running the dbt nodes ``select`` picks."""
-    from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import (
-        ExecutionMode,
-        InvocationMode,
-        LoadMode,
-        TestBehavior,
-        TestIndirectSelection,
-    )
+def dbt_stage(tag: str, settings: Settings):
+    """The task ``dbt_<tag>``: one ``dbt build`` of the models tagged ``tag``, each model
+    then its tests, in dependency order; a failed test fails the task and stops
+    everything downstream, and dbt skips the models after it.
 
-    if not MANIFEST_PATH.exists():
-        raise ManifestMissing(f"{MANIFEST_PATH} not found: run `make setup` (or `make manifest`)")
-    return {
-        "project_config": ProjectConfig(
-            dbt_project_path=DBT_PROJECT_DIR,
-            manifest_path=MANIFEST_PATH,
-            install_dbt_deps=False,
-            env_vars=settings.env(),
-        ),
-        "profile_config": ProfileConfig(
+    One task a stage, not one a model: the stages are what the gates audit, and a run
+    of the two small files made 44 dbt invocations at 1.7 s each (a process each under
+    the scheduler), where a stage's build takes a few seconds. dbt's own log in the
+    task's log names the failing model or test; the lineage is dbt's docs."""
+    from cosmos import ProfileConfig
+    from cosmos.constants import InvocationMode
+    from cosmos.operators.local import DbtBuildLocalOperator
+
+    return DbtBuildLocalOperator(
+        task_id=f"dbt_{tag}",
+        project_dir=str(DBT_PROJECT_DIR),
+        # `make manifest`'s parse, copied beside dbt's partial-parse cache: no full parse
+        manifest_filepath=str(MANIFEST_PATH),
+        profile_config=ProfileConfig(
             profile_name="usersegments",
             target_name=settings.dbt_target,
             profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
         ),
-        "execution_config": ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL,
-            # dbt is installed beside Airflow: run it in-process, about 1 s a node.
-            invocation_mode=InvocationMode.DBT_RUNNER,
-            # A test of several models runs once, after all of them (see below).
-            test_indirect_selection=TestIndirectSelection.CAUTIOUS,
-        ),
-        "render_config": RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST,
-            select=[select],
-            # one task per model (`dbt build`: run, then its tests), not two
-            test_behavior=TestBehavior.BUILD,
-            # The pipeline declares its own assets on the tasks that publish them.
-            emit_datasets=False,
-            should_detach_multiple_parents_tests=True,
-        ),
-    }
-
-
-def dbt_group(tag: str, settings: Settings):
-    """The dbt nodes tagged ``tag`` as the task group ``dbt_<tag>``."""
-    from cosmos import DbtTaskGroup
-
-    return DbtTaskGroup(
-        group_id=f"dbt_{tag}",
-        operator_args={"pool": warehouse_pool(settings), "vars": {"as_of": AS_OF}},
-        **task_group_args(f"tag:{tag}", settings),
+        select=f"tag:{tag}",
+        # a test of this stage's models and earlier ones (a relationship to an upstream
+        # mart) runs here; one that also reads a later stage's model runs with that one
+        indirect_selection="buildable",
+        vars={"as_of": AS_OF},
+        env=settings.env(),
+        # dbt is installed beside Airflow: run it in-process
+        invocation_mode=InvocationMode.DBT_RUNNER,
+        install_deps=False,
+        # The pipeline declares its own assets on the tasks that publish them.
+        emit_datasets=False,
+        pool=warehouse_pool(settings),
     )
 
 
