@@ -39,6 +39,17 @@ def test_a_run_sees_only_the_reviews_before_its_data_interval_end(intervals):
     assert users == mart_users
 
 
+def test_a_later_interval_embeds_only_the_reviews_that_arrived_since(intervals):
+    """The text cache: the 2017 run embeds the reviews of its interval, not those the
+    2016 run embedded (the rerun of an interval embeds none)."""
+    lake = intervals.second.settings.lake
+    reviewed_at = pd.to_datetime(pd.read_parquet(lake.clean("reviews"))["reviewed_at"])
+    earlier = int((reviewed_at < intervals.first_as_of).sum())
+    embeddings = intervals.summary["embeddings"]
+    assert embeddings["reviews_embedded_total"] == len(reviewed_at)
+    assert embeddings["embedded_this_run"] == len(reviewed_at) - earlier > 0
+
+
 def runs_table(intervals: Intervals) -> pd.DataFrame:
     lake = intervals.second.settings.lake
     runs = pd.read_parquet(lake.segmentation("runs"))

@@ -18,7 +18,6 @@ from tests.e2e.conftest import (
 from tests.helpers import read_lines, write_gz
 from usersegments.config import Settings
 from usersegments.lake import partition_name
-from usersegments.summary import embedding_counts
 from usersegments.warehouse import connect
 
 # SOURCES.md: 26,330 lines, 16,455 distinct reviews, 3,667 reviewers
@@ -200,44 +199,44 @@ def table_fingerprints(path) -> dict[str, tuple[int, int]]:
         }
 
 
-def test_a_new_source_file_embeds_only_its_reviews_and_a_failed_gate_publishes_nothing(
+def test_a_strict_run_stopped_by_a_soft_expectation_publishes_nothing(
     intervals, tmp_path, real_source_dir
 ):
-    """A copy of the intervals' data, a manual run of one more file: only the reviews no
-    earlier run embedded are embedded; then the segments' gate fails (segments of at
-    least half the users cannot pass with k = 3) after dbt rebuilt the marts, and the
-    published warehouse is unchanged."""
+    """A copy of the intervals' data; a strict manual run of one more file, in which one
+    reviewer wrote 3,000 words: the users' features gate fails on the soft expectation of
+    at most 2,500 words a review, after dbt rebuilt the staged and feature tables in the
+    run's build, and the published warehouse is unchanged."""
     first = intervals.second.settings
     data_dir = copy_data_dir(first, tmp_path / "data")
     published = first.warehouse_path.relative_to(first.data_dir)
     before_publish = table_fingerprints(data_dir / published)
-    second = run_pipeline(
-        data_dir,
-        real_source_dir,
-        conf={
-            "source_files": ["AMAZON_FASHION_5.json.gz"],
-            "segment_count": 3,
-            "min_segment_share": 0.5,
-        },
+    name = "AMAZON_FASHION_5.json.gz"
+    real = read_lines(real_source_dir / name, 100)
+    verbose = {**json.loads(real[0]), "reviewerID": "AVERBOSE1", "reviewText": "word " * 3000}
+    write_gz(tmp_path / "src" / name, [*real, json.dumps(verbose).encode()])
+
+    run = run_pipeline(
+        data_dir, tmp_path / "src", conf={"source_files": [name], "strict_expectations": True}
     )
-    assert second.result.returncode != 0
-    states = task_states(second)
-    assert states["embed_reviews"] == states["validate_review_embeddings"] == "success"
-    assert states["dbt_marts.users_model_build"] == "success", states
-    assert states["validate_user_segments"] == "failed", states
-    assert states["publish_warehouse"] == "upstream_failed", states
+    assert run.result.returncode != 0
+    states = task_states(run)
+    assert states["dbt_features"] == states["validate_staged_reviews"] == "success", states
+    assert states["validate_user_features"] == "failed", states
+    assert {states[t] for t in ("dbt_marts", "embed_reviews", "publish_warehouse")} == {
+        "upstream_failed"
+    }, states
 
     # the run's tables were built apart, never published
     assert table_fingerprints(data_dir / published) == before_publish
-    build = table_fingerprints(data_dir / published.with_name("building.duckdb"))
-    assert "users" in build and "segments" not in build
-
-    # the intervals embedded the reviews before 2017; this run all the others, once
-    before = intervals.summary["embeddings"]["reviews_embedded_total"]
-    after = embedding_counts(second.settings, newest_run_id(second))
-    # SOURCES.md: Appliances has 161 distinct reviews, Gift Cards 2,214, Fashion 448
-    assert after["reviews_embedded_total"] == 161 + 2214 + 448
-    assert after["embedded_this_run"] == 161 + 2214 + 448 - before
+    build = data_dir / published.with_name("building.duckdb")
+    with duckdb.connect(str(build), read_only=True) as con:
+        (verbose_key,) = con.sql(
+            "select user_key from int_users__behaviour_features where mean_review_words > 2500"
+        ).fetchall()[0]
+        staged_files = con.sql("select count(distinct source_file) from stg_amazon__reviews")
+        assert staged_files.fetchall()[0][0] == 3
+    assert "expect_column_values_to_be_between(mean_review_words, warning)" in run.log
+    assert f"user_key {verbose_key}" in run.log
 
 
 def test_corrupted_input_is_quarantined_through_the_dag(intervals, real_source_dir):
