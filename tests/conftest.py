@@ -19,13 +19,16 @@ TEST_KEY = "test-pseudonym-key-not-a-secret"
 
 
 def pytest_configure(config):
-    """Airflow imported inside the test process (DagBag) gets its own home, not ~/airflow."""
+    """Airflow imported inside the test process (DagBag) gets its own home, not ~/airflow;
+    the JVMs compile quickly (SparkSettings.quick_jit)."""
     import tempfile
 
     home = Path(tempfile.mkdtemp(prefix="usersegments-test-"))
     os.environ.update(
         airflow_env(Settings(data_dir=home, source_dir=Settings.from_env().source_dir))
     )
+    # every JVM of the tests is short and its data small (docs/testing.md)
+    os.environ.setdefault("USERSEGMENTS_SPARK_QUICK_JIT", "1")
 
 
 # make test's workers (pytest-xdist, --dist loadgroup): see tests/xdist_groups.py

@@ -83,6 +83,11 @@ class SparkSettings:
     shuffle_partitions: int = 8
     # ONNX Runtime threads per Spark task: one task per core already uses the cores
     onnx_threads: int = 1
+    # The JVMs compile with C1 only (-XX:TieredStopAtLevel=1). A job on small data ends
+    # before C2's compilations pay back, while C2's compiler threads take the cores the
+    # job runs on: segment_users on the tests' two files took 62 s, not 80 (2026-12-03).
+    # Off by default: on large data C2's faster code wins.
+    quick_jit: bool = False
 
 
 @dataclass(frozen=True)
@@ -263,6 +268,7 @@ def spark_settings(env: Mapping[str, str]) -> SparkSettings:
             env.get("USERSEGMENTS_SPARK_SHUFFLE_PARTITIONS", default.shuffle_partitions)
         ),
         onnx_threads=int(env.get("USERSEGMENTS_ONNX_THREADS", default.onnx_threads)),
+        quick_jit=env.get("USERSEGMENTS_SPARK_QUICK_JIT", "0").lower() in TRUE_WORDS,
     )
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 from usersegments.config import PROJECT_DIR, Settings
 
 SPARK_JOBS_DIR = PROJECT_DIR / "spark_jobs"
+# SparkSettings.quick_jit: C1, the quick compiler, and never C2
+QUICK_JIT = "-XX:TieredStopAtLevel=1"
 
 
 class JarsMissing(RuntimeError):
@@ -46,6 +48,7 @@ def spark_conf(settings: Settings) -> dict[str, str]:
     """Spark settings of every job (master and jars apart)."""
     spark = settings.spark
     settings.jvm_tmp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    jit = f" {QUICK_JIT}" if spark.quick_jit else ""
     conf = {
         "spark.driver.memory": spark.driver_memory,
         "spark.executor.memory": spark.executor_memory,
@@ -61,10 +64,12 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         # Hadoop sets file modes itself (default umask 022): the lake is the owner's alone
         "spark.hadoop.fs.permissions.umask-mode": "077",
         # the driver's only: a cluster's workers keep their own temporary folders
-        "spark.driver.extraJavaOptions": f"-Djava.io.tmpdir={settings.jvm_tmp_dir}",
+        "spark.driver.extraJavaOptions": f"-Djava.io.tmpdir={settings.jvm_tmp_dir}{jit}",
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
     }
+    if spark.quick_jit:
+        conf["spark.executor.extraJavaOptions"] = QUICK_JIT
     if spark.gpu:
         conf.update(
             {

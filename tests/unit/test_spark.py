@@ -73,6 +73,18 @@ def test_the_driver_jvm_keeps_its_temporary_files_beside_the_data(tmp_path):
     assert (tmp_path / "var" / "tmp" / "jvm").stat().st_mode & 0o777 == 0o700
 
 
+def test_quick_jit_stops_driver_and_executors_at_the_quick_compiler(tmp_path):
+    default = spark_conf(Settings.from_env({"USERSEGMENTS_DATA_DIR": str(tmp_path)}))
+    assert "TieredStopAtLevel" not in default["spark.driver.extraJavaOptions"]
+    assert "spark.executor.extraJavaOptions" not in default
+    quick = {"USERSEGMENTS_DATA_DIR": str(tmp_path), "USERSEGMENTS_SPARK_QUICK_JIT": "1"}
+    conf = spark_conf(Settings.from_env(quick))
+    assert conf["spark.driver.extraJavaOptions"] == (
+        f"-Djava.io.tmpdir={tmp_path}/tmp/jvm -XX:TieredStopAtLevel=1"
+    )
+    assert conf["spark.executor.extraJavaOptions"] == "-XX:TieredStopAtLevel=1"
+
+
 def test_onnx_model_copies_are_the_folders_spark_nlp_leaves(tmp_path):
     for name in ["1f2e_onnx", "9a8b_bert_sentence_onnx", "blockmgr-1", "liblz4.so"]:
         (tmp_path / name).mkdir() if not name.endswith(".so") else (tmp_path / name).touch()
