@@ -7,7 +7,7 @@ t every recommender is rebuilt exactly as it stood at run t-1 (the reviews befor
 as-of, t-1's published segments: every recommender is deterministic) and scored against
 the items each of t-1's users first reviewed between the two as-ofs (items they had
 already reviewed do not count: no list shows them). Nothing after t-1's cut reaches a
-recommender or its neighbour search; ``ml.recommend.evaluate`` checks it again.
+recommender or its hyperparameter search; ``ml.recommend.evaluate`` checks it again.
 
 A run without a previous run, or after a manual run (which saw every review), has no
 window: its table is empty. Linear in reviews and users, as ``evaluate``.
@@ -21,6 +21,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from ml.baselines import Tuning
 from ml.config import RecommenderConfig
 from ml.recommend import EVALUATION_COLUMNS, evaluate
 
@@ -62,17 +63,17 @@ def prospective_evaluation(
     previous_memberships: DataFrame | None,
     as_of: datetime | None,
     config: RecommenderConfig,
-    neighbours: int | None = None,
+    tuning: Tuning | None = None,
 ) -> pd.DataFrame:
     """``evaluate``'s rows for the lists of the ``previous`` run (its runs row; its
     published ``previous_memberships``: user_key, segment_id) on the reviews from its
     as-of to ``as_of`` (this run's; None: every later review), with the window's
-    columns. Empty without a previous run of a known as-of. ``neighbours``: item-kNN's,
-    chosen on the reviews before the previous as-of when not given."""
+    columns. Empty without a previous run of a known as-of. ``tuning``: the baselines'
+    hyperparameters, chosen on the reviews before the previous as-of when not given."""
     if previous is None or previous.get("as_of") is None:
         return empty_table()
     train, next_items = prospective_split(reviews, previous_memberships, previous["as_of"])
-    evaluation = evaluate(train, next_items, previous_memberships, config, neighbours)
+    evaluation = evaluate(train, next_items, previous_memberships, config, tuning)
     window = {
         "lists_run_id": previous["run_id"],
         "window_start": pd.Timestamp(previous["as_of"]),

@@ -31,9 +31,11 @@ import pandas as pd
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from ml.als import als_top_n
+from ml.baselines import Tuning, choose_tuning
 from ml.bootstrap import bootstrap_intervals
 from ml.config import RecommenderConfig
-from ml.item_knn import choose_neighbours, item_neighbours, knn_top_n
+from ml.item_knn import item_neighbours, knn_top_n
 from ml.ranking import (
     coverage,
     covered_items,
@@ -209,14 +211,14 @@ def evaluation_recommendations(
     holdout: DataFrame,
     memberships: DataFrame,
     config: RecommenderConfig,
-    neighbours: int | None = None,
+    tuning: Tuning | None = None,
 ) -> dict[str, DataFrame]:
     """Each recommender's top-N lists for the held-out users, built from ``train`` and
     ``memberships`` (segments computed from ``train`` alone): the segment recommender;
-    the baselines global popularity, random and item-kNN (``neighbours`` each, chosen
-    on ``train`` alone when not given); and item-kNN with the segment's list for cold
-    users (COLD_ITEMS training items or fewer). Short lists are topped up with global
-    popularity."""
+    the baselines global popularity, random, item-kNN and ALS (their hyperparameters
+    ``tuning``, chosen on ``train`` alone when not given); and item-kNN with the
+    segment's list for cold users (COLD_ITEMS training items or fewer). Short lists are
+    topped up with global popularity."""
     check_no_leak(train, holdout)
     seen = train.select("user_key", "item_id").distinct()
     catalogue = train.select("item_id").distinct()
@@ -232,10 +234,10 @@ def evaluation_recommendations(
         popular,
         k,
     ).localCheckpoint()
-    if neighbours is None:
-        neighbours, _ = choose_neighbours(train, k)
-    similar = item_neighbours(seen, neighbours).localCheckpoint()
-    knn = filled(knn_top_n(seen, users, similar, neighbours, k), popular, k)
+    if tuning is None:
+        tuning, _ = choose_tuning(train, config)
+    similar = item_neighbours(seen, tuning.neighbours).localCheckpoint()
+    knn = filled(knn_top_n(seen, users, similar, tuning.neighbours, k), popular, k)
     cold = cold_users(seen)
     return {
         # as published: the segment's ranking, topped up with global popularity
@@ -243,6 +245,7 @@ def evaluation_recommendations(
         "global_popularity": popular,
         "random": random_top_n(users, catalogue, seen, k, config.seed),
         "item_knn": knn,
+        "als": filled(als_top_n(seen, users, tuning.als, k, config.seed), popular, k),
         "item_knn_segment_cold": knn.join(cold, "user_key", "left_anti").unionByName(
             segment.join(cold, "user_key")
         ),
@@ -265,7 +268,7 @@ def evaluate(
     holdout: DataFrame,
     memberships: DataFrame,
     config: RecommenderConfig,
-    neighbours: int | None = None,
+    tuning: Tuning | None = None,
 ) -> pd.DataFrame:
     """Offline evaluation of the recommenders (evaluation_recommendations): one row per
     recommender and scope, 'overall', 'cold' (users with COLD_ITEMS training items or
@@ -276,7 +279,7 @@ def evaluate(
         return pd.DataFrame(
             {name: pd.Series(dtype=dtype) for name, dtype in EVALUATION_COLUMNS.items()}
         )
-    recommendations = evaluation_recommendations(train, holdout, memberships, config, neighbours)
+    recommendations = evaluation_recommendations(train, holdout, memberships, config, tuning)
     catalogue_size = train.select("item_id").distinct().count()
     cold = cold_users(train.select("user_key", "item_id").distinct()).localCheckpoint()
     # (user_key, segment_id, is_cold: true or null); full, so that a cold user is one
@@ -371,8 +374,8 @@ def publish_and_log(spark, settings, segmentation_run_id: str, config: Recommend
     write_table(settings, "user_recommendations", run_id, users)
 
     train, holdout, memberships = evaluation_inputs(spark, settings, run_id)
-    neighbours, validation_ndcg = choose_neighbours(train, config.top_n)
-    evaluation = evaluate(train, holdout, memberships, config, neighbours)
+    tuning, validation_ndcg = choose_tuning(train, config)
+    evaluation = evaluate(train, holdout, memberships, config, tuning)
     train_reviews, holdout_users = train.count(), holdout.select("user_key").distinct().count()
     prospective = previous_lists_evaluation(spark, settings, run_id, reviews, config)
     prospective_overall = prospective[prospective["scope"] == "overall"].set_index("recommender")
@@ -392,16 +395,13 @@ def publish_and_log(spark, settings, segmentation_run_id: str, config: Recommend
                 "holdout": "latest distinct item per user with >= 2 items",
                 "train_reviews": train_reviews,
                 "holdout_users": holdout_users,
-                "item_knn_neighbours": neighbours,
-                "item_knn_neighbours_chosen_by": "NDCG on the latest training item per user",
+                **tuning.params(),
+                "baselines_chosen_by": "NDCG on the latest training item per user",
                 "cold_user_items": COLD_ITEMS,
             }
         )
         mlflow.log_metrics(
-            {
-                f"item_knn.validation_ndcg_at_{k}.neighbours_{n}": v
-                for n, v in validation_ndcg.items()
-            }
+            {f"validation_ndcg_at_{k}.{candidate}": v for candidate, v in validation_ndcg.items()}
         )
         mlflow.log_metrics(overall_metrics(overall, k))
         if len(prospective_overall):
@@ -409,7 +409,7 @@ def publish_and_log(spark, settings, segmentation_run_id: str, config: Recommend
                 {f"prospective.{name}": str(prospective[name].iloc[0]) for name in WINDOW_COLUMNS}
             )
             mlflow.log_metrics(overall_metrics(prospective_overall, k, "prospective."))
-        for name in ("global_popularity", "random", "item_knn") if len(overall) else ():
+        for name in ("global_popularity", "random", "item_knn", "als") if len(overall) else ():
             if overall.loc[name, "ndcg"] > 0:
                 mlflow.log_metric(
                     f"ndcg_lift_over_{name}",
@@ -447,7 +447,7 @@ def publish_and_log(spark, settings, segmentation_run_id: str, config: Recommend
         .distinct()
         .count(),
         "holdout_users": holdout_users,
-        "item_knn": {"neighbours": neighbours, "validation_ndcg": validation_ndcg},
+        "baselines": {**tuning.params(), "validation_ndcg": validation_ndcg},
         "overall": summary_rows(overall),
         "prospective": {
             "lists_run_id": str(prospective["lists_run_id"].iloc[0]),

@@ -175,6 +175,13 @@ def format_summary(summary: dict[str, Any]) -> str:
             f" offline, latest item held out for {recommendations['holdout_users']:,} users"
             f" (refit ARI {refit['ari_published']:.3f} vs the published segments)"
         )
+        baselines = recommendations.get("baselines")
+        if baselines:
+            lines.append(
+                f"    chosen on a validation split of training: item-kNN"
+                f" {baselines['item_knn_neighbours']} neighbours; ALS rank {baselines['als_rank']},"
+                f" regularisation {baselines['als_reg_param']}, alpha {baselines['als_alpha']}"
+            )
         lines += recommender_table(recommendations["overall"])
         prospective = recommendations.get("prospective")
         if prospective:

@@ -144,6 +144,7 @@ def test_the_previous_runs_lists_are_scored_on_what_its_users_reviewed_next(inte
         "global_popularity",
         "random",
         "item_knn",
+        "als",
         "item_knn_segment_cold",
     }
     assert (overall["lists_run_id"] == first).all()

@@ -4,6 +4,7 @@ recommender (a poisoned copy of the held-out reviews changes no recommendation).
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -12,7 +13,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from ml.item_knn import choose_neighbours
+from ml.baselines import choose_tuning
 from ml.recommend import RecommenderConfig, evaluation_inputs, evaluation_recommendations
 from tests.e2e.conftest import pipeline_env
 from usersegments.config import PROJECT_DIR, Settings
@@ -27,6 +28,7 @@ RECOMMENDERS = {
     "global_popularity",
     "random",
     "item_knn",
+    "als",
     "item_knn_segment_cold",
 }
 
@@ -275,14 +277,17 @@ def test_no_held_out_interaction_reaches_the_recommender(full_run, poisoned, spa
     pd.testing.assert_frame_equal(
         frame(poisoned_memberships, ["user_key"]), frame(memberships, ["user_key"])
     )
-    # so item-kNN's search picks the same neighbours, and every recommender shows every
-    # user the same list
-    search = choose_neighbours(train, config.top_n)
-    assert choose_neighbours(poisoned_train, config.top_n) == search
-    # (the search's choice passed on: evaluation_recommendations would search again)
-    lists = evaluation_recommendations(train, holdout, memberships, config, search[0])
+    # so the baselines' searches (item-kNN's neighbours, ALS's rank, regularisation and
+    # alpha) choose what the published run chose, and every recommender shows every user
+    # the same list
+    tuning, validation_ndcg = choose_tuning(poisoned_train, config)
+    summary = json.loads(next(full_run.settings.runs_dir.glob("*/summary.json")).read_text())
+    published = summary["recommendations"]["baselines"]
+    assert {**tuning.params(), "validation_ndcg": validation_ndcg} == published
+    # (the choice passed on: evaluation_recommendations would search again)
+    lists = evaluation_recommendations(train, holdout, memberships, config, tuning)
     poisoned_lists = evaluation_recommendations(
-        poisoned_train, poisoned_holdout, poisoned_memberships, config, search[0]
+        poisoned_train, poisoned_holdout, poisoned_memberships, config, tuning
     )
     assert set(lists) == RECOMMENDERS
     for name in RECOMMENDERS:

@@ -54,12 +54,19 @@ def test_warehouse_values_become_json():
     assert json_value(3) == 3 and json_value("x") == "x"
 
 
-def test_recommenders_are_printed_with_their_intervals():
+def test_recommenders_are_printed_with_their_intervals_and_the_baselines_choice():
     recommended = {
         "top_n": 10,
         "users_recommended": 3,
         "holdout_users": 2,
         "evaluation_segmentation": {"ari_published": 1.0},
+        "baselines": {
+            "item_knn_neighbours": 50,
+            "als_rank": 64,
+            "als_reg_param": 0.1,
+            "als_alpha": 10.0,
+            "validation_ndcg": {},
+        },
         "overall": {
             "segment_popularity": {
                 "hit_rate": 0.5,
@@ -77,6 +84,8 @@ def test_recommenders_are_printed_with_their_intervals():
     row = next(line for line in text.splitlines() if "segment_popularity" in line)
     assert "0.5000 [0.0000, 1.0000]" in row and "0.2500 [0.0000, 0.5000]" in row
     assert "0.5000 " in next(line for line in text.splitlines() if "older_run" in line)
+    chosen = next(line for line in text.splitlines() if "validation split" in line)
+    assert "50 neighbours" in chosen and "ALS rank 64" in chosen and "alpha 10.0" in chosen
 
 
 def test_the_previous_runs_lists_are_printed_on_what_came_next():

@@ -8,6 +8,8 @@ import math
 import pytest
 from pyspark.sql import functions as F
 
+from ml.als import AlsParams
+from ml.baselines import Tuning
 from ml.ranking import coverage, covered_items, exact_mean, exact_sum, outcomes, scope_metrics
 from ml.recommend import (
     RecommenderConfig,
@@ -136,8 +138,10 @@ def test_evaluate_by_hand_segment_beats_global_here(spark, frame, reviews):
     )
     holdout = frame([("a", "y"), ("d", "w")], PAIRS)
     segments = memberships(spark, {"a": 1, "b": 1, "c": 1, "d": 2, "e": 2})
-    # item-kNN's neighbours given: its search is tested in test_item_knn.py
-    result = evaluate(train, holdout, segments, RecommenderConfig(top_n=1), neighbours=10)
+    # the baselines' hyperparameters given: their searches are tested in test_item_knn.py
+    # and test_als.py
+    tuning = Tuning(neighbours=10, als=AlsParams(rank=2, reg_param=0.1, alpha=1.0))
+    result = evaluate(train, holdout, segments, RecommenderConfig(top_n=1), tuning)
     overall = result[result["scope"] == "overall"].set_index("recommender")
     # segment: a gets y (hit), d gets w (hit); global (x 3, y 2, z 2, w 1): a gets y
     # (x seen; y before z by item id), d gets x (miss)
