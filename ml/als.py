@@ -66,8 +66,15 @@ def integer_ids(seen: DataFrame, column: str) -> DataFrame:
 
 
 def fit_factors(observations: DataFrame, params: AlsParams, seed: int):
-    """MLlib's ALSModel on ``observations`` (user_key_index, item_id_index)."""
+    """MLlib's ALSModel on ``observations`` (user_key_index, item_id_index). The session
+    needs a checkpoint directory: without one the iterations' lineage overflows the
+    executor's stack, which takes the whole local JVM down."""
     from pyspark.ml.recommendation import ALS
+
+    if observations.sparkSession.sparkContext.getCheckpointDir() is None:
+        raise ValueError(
+            "ALS needs the session's checkpoint directory (SparkContext.setCheckpointDir)"
+        )
 
     ratings = (
         observations.select("user_key_index", "item_id_index", F.lit(1.0).alias("observed"))

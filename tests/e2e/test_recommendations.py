@@ -245,6 +245,8 @@ def spark(full_run):
     from usersegments.spark import spark_session
 
     session = spark_session("test-recommendations", full_run.settings, jars=False)
+    # ALS checkpoints its iterations (ml/als.py)
+    session.sparkContext.setCheckpointDir(str(full_run.settings.data_dir / "test-checkpoints"))
     yield session
     session.stop()
 

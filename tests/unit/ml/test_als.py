@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ml.als import AlsParams, als_top_n, choose_als, integer_ids
+from ml.als import AlsParams, als_top_n, choose_als, fit_factors, integer_ids
 from tests.unit.ml.test_recommend import PAIRS, lists
 
 SMALL = AlsParams(rank=2, reg_param=0.01, alpha=10.0)
@@ -52,3 +52,13 @@ def test_the_search_keeps_the_best_validation_ndcg_and_the_earlier_of_a_tie(revi
     assert set(scores) == {weak.label(), SMALL.label(), twin.label()}
     assert scores[SMALL.label()] == scores[twin.label()] > scores[weak.label()]
     assert chosen == SMALL
+
+
+def test_a_fit_without_a_checkpoint_directory_is_refused_before_it_starts():
+    """Without one, ALS's lineage overflowed the stack and took the local JVM down."""
+    from types import SimpleNamespace
+
+    context = SimpleNamespace(getCheckpointDir=lambda: None)
+    observations = SimpleNamespace(sparkSession=SimpleNamespace(sparkContext=context))
+    with pytest.raises(ValueError, match="checkpoint directory"):
+        fit_factors(observations, SMALL, seed=1)
