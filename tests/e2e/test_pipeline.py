@@ -11,7 +11,6 @@ from tests.e2e.conftest import (
     MALFORMED_LINES,
     TWO_FILES_CONF,
     copy_data_dir,
-    newest_run_id,
     run_pipeline,
     task_states,
 )
@@ -106,22 +105,27 @@ def test_no_raw_reviewer_id_or_name_reaches_the_warehouse(full_run, real_source_
 
 
 def test_a_rerun_of_an_interval_is_idempotent(intervals, tmp_path):
-    """The 2017 interval again, on a copy of the intervals' data: a new run id, the same
-    tables, segments, history rows, lists and evaluation, nothing embedded again."""
+    """The 2017 interval again, on a copy of the intervals' data, as far as its segments'
+    marts: a new run id; the same cleaned tables, segments, members, history row,
+    migrations and drift in its build of the warehouse as the first attempt published;
+    nothing embedded again. (A rerun's lists and evaluation are the published run's
+    recomputed, which the leak test checks for all six recommenders on the demo's run;
+    stopping here halves the run, 734 CI-seconds of the whole DAG.)"""
     source_dir = intervals.second.settings.source_dir
     data_dir = copy_data_dir(intervals.second.settings, tmp_path / "data")
-    settings = Settings(data_dir=data_dir, source_dir=source_dir)
+    published = Settings(data_dir=data_dir, source_dir=source_dir)
 
-    def snapshot():
+    def snapshot(settings):
         with connect(settings) as con:
             return {
                 table: con.sql(
-                    f"select md5(string_agg(t::varchar, '|' order by t::varchar)) from {table} t"
-                ).fetchall()[0][0]
+                    f"select count(*), md5(string_agg(t::varchar, '|' order by t::varchar)) "
+                    f"from {table} t"
+                ).fetchall()[0]
                 for table in ("reviews", "users", "items")
             }
 
-    def segmentation():
+    def segmentation(settings):
         """The current run's segments, members, history row and migrations, without its
         run id and time."""
         with connect(settings) as con:
@@ -149,44 +153,26 @@ def test_a_rerun_of_an_interval_is_idempotent(intervals, tmp_path):
             ).fetchall()
         return run_id, (segments, members, run, moves, drift)
 
-    def recommendations():
-        with connect(settings) as con:
-            lists = con.sql(
-                "select md5(string_agg(concat_ws(':', user_key, recommendation_rank, item_id, score), '|' "
-                "order by user_key, recommendation_rank)) from user_recommendations"
-            ).fetchall()[0][0]
-            evaluation = con.sql(
-                "select recommender, scope, segment_id, users, hit_rate, recall, ndcg, catalogue_coverage "
-                "from recommendation_evaluation where run_id = (select run_id from segments limit 1) order by all"
-            ).fetchall()
-        return lists, evaluation
+    def texts_embedded() -> int:
+        texts = published.lake.text_vectors()
+        return duckdb.sql(f"select count(*) from '{texts}/**/*.parquet'").fetchall()[0][0]
 
-    first_counts, first = published_counts(settings), snapshot()
-    first_run_id, first_segmentation = segmentation()
-    first_recommendations = recommendations()
-    again = run_pipeline(data_dir, source_dir, TWO_FILES_CONF, logical_date="2017-01-01")
+    first, (first_run_id, first_segmentation) = snapshot(published), segmentation(published)
+    first_texts = texts_embedded()
+    again = run_pipeline(
+        data_dir, source_dir, TWO_FILES_CONF, stop_after="dbt_segments", logical_date="2017-01-01"
+    )
     assert again.result.returncode == 0, again.log[-5000:]
-    assert published_counts(settings) == first_counts
-    assert snapshot() == first
+    build = published.for_build()
+    assert snapshot(build) == first
     # the same interval's data: placed by the same model, the same segments, ids, names
     # and members, compared with the same previous run, the same migrations and drift
-    run_id, segmentation_again = segmentation()
+    run_id, segmentation_again = segmentation(build)
     assert run_id != first_run_id
     assert segmentation_again == first_segmentation
     assert first_segmentation[2][:2] == [False, partition_name(intervals.first_run_id)]
-    # the same lists and the same offline evaluation (refit included), under the new run
-    assert first_recommendations[1], "the first run was evaluated"
-    assert recommendations() == first_recommendations
-    summary = json.loads((settings.run_dir(newest_run_id(again)) / "summary.json").read_text())
-    # the same data trains the same classifier: no gain, so the champion stays
-    gate = summary["classifier"]["gate"]
-    assert not gate["promoted"] and "< margin" in gate["reason"], gate["reason"]
     # nothing embedded: every review already had its vector
-    assert summary["embeddings"]["embedded_this_run"] == 0
-    assert (
-        summary["embeddings"]["reviews_embedded_total"]
-        == intervals.summary["embeddings"]["reviews_embedded_total"]
-    )
+    assert texts_embedded() == first_texts
 
 
 def table_fingerprints(path) -> dict[str, tuple[int, int]]:
