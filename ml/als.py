@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from ml.item_knn import latest_item_split
 from ml.ranking import first_unseen, mean_ndcg
 
 
@@ -125,12 +124,14 @@ def als_top_n(seen: DataFrame, users: DataFrame, params: AlsParams, n: int, seed
 
 
 def choose_als(
-    train: DataFrame, n: int, seed: int, grid: tuple[AlsParams, ...] = ALS_GRID
+    seen: DataFrame,
+    validation: DataFrame,
+    n: int,
+    seed: int,
+    grid: tuple[AlsParams, ...] = ALS_GRID,
 ) -> tuple[AlsParams, dict[str, float]]:
-    """The parameters with the best NDCG@n on a validation split of ``train`` (ties: the
-    earlier in ``grid``), and every candidate's NDCG by its label."""
-    fit, validation = latest_item_split(train)
-    seen = fit.select("user_key", "item_id").distinct().localCheckpoint()
+    """The parameters with the best NDCG@n on ``validation_split``'s (seen, validation)
+    (ties: the earlier in ``grid``), and every candidate's NDCG by its label."""
     users = validation.select("user_key").distinct()
     scores = {
         params: mean_ndcg(als_top_n(seen, users, params, n, seed), validation, n) for params in grid

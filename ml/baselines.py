@@ -10,7 +10,7 @@ from pyspark.sql import DataFrame
 
 from ml.als import AlsParams, choose_als, logged_params
 from ml.config import RecommenderConfig
-from ml.item_knn import choose_neighbours
+from ml.item_knn import choose_neighbours, validation_split
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,9 @@ class Tuning:
 def choose_tuning(train: DataFrame, config: RecommenderConfig) -> tuple[Tuning, dict[str, float]]:
     """The chosen hyperparameters, and every candidate's validation NDCG@top_n by name
     (``item_knn.neighbours_<n>``, ``als.<params>``)."""
-    neighbours, knn_scores = choose_neighbours(train, config.top_n)
-    als, als_scores = choose_als(train, config.top_n, config.seed)
+    seen, validation = validation_split(train)
+    neighbours, knn_scores = choose_neighbours(seen, validation, config.top_n)
+    als, als_scores = choose_als(seen, validation, config.top_n, config.seed)
     scores = {f"item_knn.neighbours_{n}": score for n, score in knn_scores.items()}
     scores.update({f"als.{label}": score for label, score in als_scores.items()})
     return Tuning(neighbours, als), scores

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ml.als import AlsParams, als_top_n, choose_als, fit_factors, integer_ids
+from ml.item_knn import validation_split
 from tests.unit.ml.test_recommend import PAIRS, lists
 
 SMALL = AlsParams(rank=2, reg_param=0.01, alpha=10.0)
@@ -48,7 +49,7 @@ def test_the_search_keeps_the_best_validation_ndcg_and_the_earlier_of_a_tie(revi
     train = reviews([(u, i, 5, f"2020-01-{day}") for u, i, day in rows])
     weak = AlsParams(rank=1, reg_param=1000.0, alpha=0.0)  # all factors ~0: scores tie
     twin = AlsParams(rank=2, reg_param=0.01, alpha=10.0001)  # SMALL's lists
-    chosen, scores = choose_als(train, n=1, seed=1, grid=(weak, SMALL, twin))
+    chosen, scores = choose_als(*validation_split(train), n=1, seed=1, grid=(weak, SMALL, twin))
     assert set(scores) == {weak.label(), SMALL.label(), twin.label()}
     assert scores[SMALL.label()] == scores[twin.label()] > scores[weak.label()]
     assert chosen == SMALL

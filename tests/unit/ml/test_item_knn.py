@@ -6,7 +6,13 @@ import math
 
 import pytest
 
-from ml.item_knn import choose_neighbours, item_neighbours, knn_top_n, latest_item_split
+from ml.item_knn import (
+    choose_neighbours,
+    item_neighbours,
+    knn_top_n,
+    latest_item_split,
+    validation_split,
+)
 from tests.unit.ml.test_recommend import PAIRS, lists
 
 
@@ -65,8 +71,9 @@ def test_the_number_of_neighbours_is_chosen_on_a_validation_split_of_training(re
     for user, other in (("p", "y"), ("q", "y"), ("r", "z")):
         rows += [(user, "x", "01"), (user, other, "01"), (user, f"h-{user}", "09")]
     train = reviews([(u, i, 5, f"2020-01-{day}") for u, i, day in rows])
-    chosen, scores = choose_neighbours(train, n=2, grid=(1, 2))
+    split = validation_split(train)
+    chosen, scores = choose_neighbours(*split, n=2, grid=(1, 2))
     assert scores == {1: 0.0, 2: pytest.approx((1 / math.log2(3)) / 4)}
     assert chosen == 2
     # two and three neighbours both find z: the fewer
-    assert choose_neighbours(train, n=2, grid=(3, 2))[0] == 2
+    assert choose_neighbours(*split, n=2, grid=(3, 2))[0] == 2
