@@ -130,8 +130,9 @@ def choose_als(
     seed: int,
     grid: tuple[AlsParams, ...] = ALS_GRID,
 ) -> tuple[AlsParams, dict[str, float]]:
-    """The parameters with the best NDCG@n on ``validation_split``'s (seen, validation)
-    (ties: the earlier in ``grid``), and every candidate's NDCG by its label."""
+    """The parameters with the best NDCG@n on the (seen, validation) of
+    ``ml.baselines.validation_split`` (ties: the earlier in ``grid``), and every
+    candidate's NDCG by its label."""
     users = validation.select("user_key").distinct()
     scores = {
         params: mean_ndcg(als_top_n(seen, users, params, n, seed), validation, n) for params in grid

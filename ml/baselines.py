@@ -10,7 +10,16 @@ from pyspark.sql import DataFrame
 
 from ml.als import AlsParams, choose_als, logged_params
 from ml.config import RecommenderConfig
-from ml.item_knn import choose_neighbours, validation_split
+from ml.item_knn import choose_neighbours, latest_item_split
+
+
+def validation_split(train: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(seen, validation): the distinct (user_key, item_id) of ``train`` without each
+    user's latest item, and those latest items (``latest_item_split``), both
+    materialised: every candidate of every baseline's search reads them."""
+    fit, validation = latest_item_split(train)
+    seen = fit.select("user_key", "item_id").distinct()
+    return seen.localCheckpoint(), validation.localCheckpoint()
 
 
 @dataclass(frozen=True)

@@ -98,22 +98,13 @@ def latest_item_split(train: DataFrame) -> tuple[DataFrame, DataFrame]:
     return train.join(validation, ["user_key", "item_id"], "left_anti"), validation
 
 
-def validation_split(train: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """(seen, validation): the distinct (user_key, item_id) of ``train`` without each
-    user's latest item, and those latest items (``latest_item_split``), both
-    materialised: every candidate of every baseline's search reads them."""
-    fit, validation = latest_item_split(train)
-    seen = fit.select("user_key", "item_id").distinct()
-    return seen.localCheckpoint(), validation.localCheckpoint()
-
-
 def choose_neighbours(
     seen: DataFrame, validation: DataFrame, n: int, grid: tuple[int, ...] = NEIGHBOUR_GRID
 ) -> tuple[int, dict[int, float]]:
-    """The number of neighbours with the best NDCG@n on ``validation_split``'s
-    (seen, validation) (ties: fewer neighbours), and every candidate's NDCG. The
-    similarities are computed once, for the largest candidate; smaller ones read their
-    first neighbours."""
+    """The number of neighbours with the best NDCG@n on the (seen, validation) of
+    ``ml.baselines.validation_split`` (ties: fewer neighbours), and every candidate's
+    NDCG. The similarities are computed once, for the largest candidate; smaller ones
+    read their first neighbours."""
     neighbours = item_neighbours(seen, max(grid)).localCheckpoint()
     users = validation.select("user_key").distinct()
     scores = {k: mean_ndcg(knn_top_n(seen, users, neighbours, k, n), validation, n) for k in grid}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ml.als import AlsParams, als_top_n, choose_als, fit_factors, integer_ids
-from ml.item_knn import validation_split
+from ml.baselines import validation_split
 from tests.unit.ml.test_recommend import PAIRS, lists
 
 SMALL = AlsParams(rank=2, reg_param=0.01, alpha=10.0)

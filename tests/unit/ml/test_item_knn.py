@@ -6,12 +6,12 @@ import math
 
 import pytest
 
+from ml.baselines import validation_split
 from ml.item_knn import (
     choose_neighbours,
     item_neighbours,
     knn_top_n,
     latest_item_split,
-    validation_split,
 )
 from tests.unit.ml.test_recommend import PAIRS, lists
 
