@@ -135,9 +135,15 @@ def format_summary(summary: dict[str, Any]) -> str:
         if seg["ari_previous"] is not None
         else ""
     )
+    # a placing run's k and start are its model's: the next line names that run
+    fit = (
+        f" by {seg['k_selection']}, {seg.get('fit_start') or 'cold'} start"
+        if seg.get("is_refit") is not False
+        else ""
+    )
     lines.append(
-        f"  segments ({seg['algorithm']}, k={seg['k']} by {seg['k_selection']}, "
-        f"{seg.get('fit_start') or 'cold'} start, silhouette {seg['silhouette']:.4f}{stability})"
+        f"  segments ({seg['algorithm']}, k={seg['k']}{fit}, "
+        f"silhouette {seg['silhouette']:.4f}{stability})"
     )
     if seg.get("is_refit") is not None:
         lines.append(
@@ -168,7 +174,12 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"{'promoted to champion' if gate['promoted'] else 'not promoted'}, {gate['reason']}"
         )
     recommendations = summary.get("recommendations")
-    if recommendations:
+    if recommendations and recommendations.get("offline_evaluation") is False:
+        lines.append(
+            f"  recommendations: top {recommendations['top_n']} for"
+            f" {recommendations['users_recommended']:,} users; not evaluated (offline_evaluation off)"
+        )
+    elif recommendations:
         refit = recommendations["evaluation_segmentation"]
         lines.append(
             f"  recommendations: top {recommendations['top_n']} for {recommendations['users_recommended']:,} users;"

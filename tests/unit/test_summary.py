@@ -46,6 +46,16 @@ def test_the_summary_says_why_a_run_refitted_or_which_model_placed_it():
     assert "  refit: first run" in refit.splitlines()
     assert "  placed by the model of run backfill__2013 (no refit)" in placed.splitlines()
     assert "refit" not in older
+    # a placing run's k is its model's: no selection or start of its own
+    assert "  segments (kmeans, k=3, silhouette 0.5000)" in placed.splitlines()
+    assert "  segments (kmeans, k=3 by forced, cold start, silhouette 0.5000)" in refit.splitlines()
+
+
+def test_a_run_without_the_offline_evaluation_says_so():
+    recommended = {"top_n": 10, "users_recommended": 3, "offline_evaluation": False}
+    text = format_summary({**summary(), "recommendations": recommended})
+    line = "  recommendations: top 10 for 3 users; not evaluated (offline_evaluation off)"
+    assert line in text.splitlines()
 
 
 def test_warehouse_values_become_json():
