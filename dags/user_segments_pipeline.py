@@ -87,12 +87,18 @@ def user_segments_pipeline():
         strict = params["strict_expectations"]
         return run_checkpoint(checkpoint, BUILD, run_id, strict=strict, parameters=parameters)
 
-    @task
+    # Off: the evaluation refit is skipped (and only it: the trigger rules downstream
+    # decide), and recommend_segments publishes the lists alone.
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    def offline_evaluation(params=None) -> bool:
+        return params["offline_evaluation"]
+
+    @task(trigger_rule="none_failed")
     def recommend_segments(params=None, run_id=None) -> dict:
         from ml.recommend import RecommenderConfig, recommend_and_evaluate
 
         config = RecommenderConfig(params["recommendation_count"], params["recency_half_life_days"])
-        return recommend_and_evaluate(SETTINGS, run_id, config)
+        return recommend_and_evaluate(SETTINGS, run_id, config, params["offline_evaluation"])
 
     @task
     def train_interest_classifier(run_id=None) -> dict:
@@ -162,6 +168,7 @@ def user_segments_pipeline():
         load("segmentation", "load_segmentation", BUILD),
         dbt("segments"),
         report,
+        offline_evaluation(),
         spark_job("segment_evaluation_users", RUN, SETTINGS),
         recommended,
         recommendations,

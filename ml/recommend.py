@@ -340,20 +340,77 @@ def write_table(settings, name: str, run_id: str, frame: DataFrame) -> None:
 
 
 def recommend_and_evaluate(
-    settings, segmentation_run_id: str, config: RecommenderConfig = RecommenderConfig()
+    settings,
+    segmentation_run_id: str,
+    config: RecommenderConfig = RecommenderConfig(),
+    offline_evaluation: bool = True,
 ) -> dict:
     """The DAG step: publish per-segment ranked items and per-user top-N lists (from
-    every review and the published segments), evaluate offline, log to MLflow, and
-    write all of it under lake/recommendations/. In a local Spark session (MLlib's
-    classpath: no jars)."""
+    every review and the published segments), evaluate offline (unless told not to),
+    log to MLflow, and write all of it under lake/recommendations/. In a local Spark
+    session (MLlib's classpath: no jars)."""
     from usersegments.spark import spark_session
 
     spark = spark_session("recommend_segments", settings, jars=False)
     spark.sparkContext.setCheckpointDir(str(settings.lake.spark_checkpoints))
     try:
+        if not offline_evaluation:
+            return publish_lists(spark, settings, segmentation_run_id, config)
         return publish_and_log(spark, settings, segmentation_run_id, config)
     finally:
         spark.stop()
+
+
+def write_lists(spark, settings, run_id: str, config: RecommenderConfig) -> None:
+    """Per-segment ranked items and per-user top-N lists, from every review and the
+    run's published segments."""
+    reviews = spark.read.parquet(str(settings.lake.clean("reviews"))).select(*REVIEW_COLUMNS)
+    published = spark.read.parquet(str(settings.lake.segmentation("assignments", run_id))).select(
+        "user_key", F.col("segment_id").cast("long")
+    )
+    items, users = recommend(reviews, published, config)
+    write_table(settings, "segment_items", run_id, items)
+    write_table(settings, "user_recommendations", run_id, users)
+
+
+def users_recommended(spark, settings, run_id: str) -> int:
+    lists = spark.read.parquet(str(settings.lake.recommendations("user_recommendations", run_id)))
+    return lists.select("user_key").distinct().count()
+
+
+def publish_lists(spark, settings, segmentation_run_id: str, config: RecommenderConfig) -> dict:
+    """A run with the offline evaluation off: its lists, an MLflow run that says so (no
+    metrics), and evaluation tables with no rows for it."""
+    import mlflow
+
+    from ml import tracking
+    from ml.prospective import empty_table
+    from usersegments.lake import partition_name
+
+    run_id = partition_name(segmentation_run_id)
+    write_lists(spark, settings, run_id, config)
+    client = tracking.configure(settings)
+    mlflow.set_experiment(experiment_id=tracking.experiment_id(client, EXPERIMENT, settings))
+    with mlflow.start_run(
+        run_name=f"recommendations {run_id}", tags={"segmentation_run_id": run_id}
+    ) as run:
+        mlflow.log_params(
+            {
+                "top_n": config.top_n,
+                "half_life_days": config.half_life_days,
+                "offline_evaluation": False,
+            }
+        )
+    empty = empty_table().assign(mlflow_run_id=run.info.run_id)
+    write_rows(settings, "evaluation", run_id, empty[list(EVALUATION_COLUMNS) + ["mlflow_run_id"]])
+    write_rows(settings, "prospective_evaluation", run_id, empty)
+    return {
+        "segmentation_run_id": run_id,
+        "mlflow_run_id": run.info.run_id,
+        "top_n": config.top_n,
+        "users_recommended": users_recommended(spark, settings, run_id),
+        "offline_evaluation": False,
+    }
 
 
 def publish_and_log(spark, settings, segmentation_run_id: str, config: RecommenderConfig) -> dict:
@@ -366,12 +423,7 @@ def publish_and_log(spark, settings, segmentation_run_id: str, config: Recommend
 
     run_id = partition_name(segmentation_run_id)
     reviews = spark.read.parquet(str(settings.lake.clean("reviews"))).select(*REVIEW_COLUMNS)
-    published = spark.read.parquet(str(settings.lake.segmentation("assignments", run_id))).select(
-        "user_key", F.col("segment_id").cast("long")
-    )
-    items, users = recommend(reviews, published, config)
-    write_table(settings, "segment_items", run_id, items)
-    write_table(settings, "user_recommendations", run_id, users)
+    write_lists(spark, settings, run_id, config)
 
     train, holdout, memberships = evaluation_inputs(spark, settings, run_id)
     tuning, validation_ndcg = choose_tuning(train, config)
@@ -440,12 +492,7 @@ def publish_and_log(spark, settings, segmentation_run_id: str, config: Recommend
             "silhouette": float(refit["silhouette"]),
             "ari_published": float(refit["ari_published"]),
         },
-        "users_recommended": spark.read.parquet(
-            str(settings.lake.recommendations("user_recommendations", run_id))
-        )
-        .select("user_key")
-        .distinct()
-        .count(),
+        "users_recommended": users_recommended(spark, settings, run_id),
         "holdout_users": holdout_users,
         "baselines": {**tuning.params(), "validation_ndcg": validation_ndcg},
         "overall": summary_rows(overall),

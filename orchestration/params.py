@@ -151,6 +151,17 @@ PIPELINE_PARAMS = {
         description="A review's weight in its segment's item ranking halves every this many days.",
         section=RECOMMENDATIONS,
     ),
+    "offline_evaluation": Param(
+        True,
+        type="boolean",
+        title="Evaluate the recommenders",
+        description=(
+            "The evaluation refit, the baselines' searches, the held-out and prospective "
+            "scores of every recommender. Off: the run publishes its lists only, and the "
+            "evaluation tables get no rows for it."
+        ),
+        section=RECOMMENDATIONS,
+    ),
     "promotion_margin": Param(
         GATE.margin,
         type="number",

@@ -46,6 +46,10 @@ def test_every_stage_is_gated_by_its_checkpoint():
     # are validated before dbt publishes them
     assert "segment_evaluation_users" in downstream("dbt_segments")
     assert "recommend_segments" in downstream("segment_evaluation_users")
+    # with the offline evaluation off, the refit is skipped and the lists still made
+    assert tasks["offline_evaluation"].downstream_task_ids == {"segment_evaluation_users"}
+    assert tasks["recommend_segments"].trigger_rule == "none_failed"
+    assert tasks["offline_evaluation"].ignore_downstream_trigger_rules is False
     assert "validate_recommendations" in downstream("recommend_segments")
     assert "dbt_recommendations" in downstream("validate_recommendations")
     assert "summarise" in downstream("dbt_recommendations")
@@ -63,6 +67,7 @@ def test_every_stage_is_gated_by_its_checkpoint():
         "feature_weights",
         "recommendation_count",
         "recency_half_life_days",
+        "offline_evaluation",
     }
 
 
