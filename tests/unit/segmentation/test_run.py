@@ -1,11 +1,13 @@
 """Both segmentation jobs end to end on a tiny synthetic lake (two obvious groups of
-users), in the unit suite's local Spark session: every table written, ids kept across
-runs, the evaluation refit matched to the published ids."""
+users), in the unit suite's local Spark session, over one history of runs: every table
+written, a new user placed by the saved model, ids kept across runs, the evaluation
+refit matched to the published ids."""
 
 from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 import pytest
@@ -63,9 +65,8 @@ def unit_vector(angle: float) -> list[float]:
     return [math.cos(angle), math.sin(angle), 0.0]
 
 
-@pytest.fixture
-def lake(tmp_path) -> Lake:
-    lake = Lake(tmp_path / "lake")
+def synthetic_lake(folder) -> Lake:
+    lake = Lake(folder / "lake")
     users, reviews = users_and_reviews()
     lake.clean_dir.mkdir(parents=True)
     users.to_parquet(lake.clean("users"))
@@ -109,11 +110,62 @@ def memberships(lake: Lake, run_id: str, root: str = "segments") -> pd.Series:
     return frame.set_index("user_key")["segment_id"]
 
 
-def test_a_run_publishes_every_table_and_keeps_ids_on_a_rerun(spark, lake):
-    options = SegmentationOptions(
+def add_music_user(lake: Lake, user: str) -> None:
+    """A user who arrives later: the music group's reviews and text, in the lake as the
+    pipeline's next interval publishes it (users mart, reviews, vectors)."""
+    users, reviews = (pd.read_parquet(lake.clean(t)) for t in ("users", "reviews"))
+    template = users[users.user_key == "music-0"].assign(user_key=user)
+    new_reviews = reviews[reviews.user_key == "music-0"].assign(
+        user_key=user, review_key=lambda r: r.review_key.str.replace("music-0", user)
+    )
+    pd.concat([users, template]).to_parquet(lake.clean("users"))
+    pd.concat([reviews, new_reviews]).to_parquet(lake.clean("reviews"))
+    vectors = pd.read_parquet(lake.user_vectors(VERSION))
+    vector = vectors[vectors.user_key == "music-0"].assign(user_key=user)
+    pd.concat([vectors, vector]).to_parquet(lake.user_vectors(VERSION) / "part-0.parquet")
+
+
+@dataclass
+class History:
+    """One lake's segmentation history, as the schedule makes it: a first run (a refit, k
+    searched), the evaluation refit of it, a later interval that places a user who
+    arrived since, and a forced refit of the same inputs. Four runs shared by the tests
+    below (each run is a few seconds of Spark jobs)."""
+
+    lake: Lake
+    first: dict
+    evaluation: dict
+    later: dict
+    forced: dict
+
+
+@pytest.fixture(scope="module")
+def history(spark, tmp_path_factory) -> History:
+    from datetime import datetime
+
+    from usersegments.segmentation.refit import RefitPolicy
+
+    lake = synthetic_lake(tmp_path_factory.mktemp("segmentation-history"))
+    searched = SegmentationOptions(
         k_min=2, k_max=3, max_iter=10, pagerank_iterations=2, min_segment_share=0.1
     )
-    first = publish_segmentation(spark, lake, "manual__1", VERSION, options)
+    first = publish_segmentation(
+        spark, lake, "scheduled__2018", VERSION, searched, datetime(2018, 1, 1)
+    )
+    evaluation = refit_for_evaluation(spark, lake, "scheduled__2018", VERSION, iterations=QUICK)
+    add_music_user(lake, "music-new")
+    later = publish_segmentation(
+        spark, lake, "scheduled__2019", VERSION, QUICK, datetime(2019, 1, 1)
+    )
+    forced = publish_segmentation(
+        spark, lake, "manual__f", VERSION, QUICK, datetime(2020, 1, 1), RefitPolicy(force=True)
+    )
+    return History(lake, first, evaluation, later, forced)
+
+
+def test_a_run_publishes_every_table(history):
+    lake, first = history.lake, history.first
+    assert (first["refit"], first["refit_reason"]) == (True, "first run")
     assert first["k"] == 2 and first["k_selection"].startswith("macro-silhouette")
     assert [s["k"] for s in first["model_selection"]] == [2, 3]
     assert first["start"] == "cold" and first["stability"] == 1.0
@@ -130,88 +182,35 @@ def test_a_run_publishes_every_table_and_keeps_ids_on_a_rerun(spark, lake):
         "features",
         "feature_pipeline",
     ):
-        assert lake.segmentation(table, "manual__1").is_dir(), table
-    groups = memberships(lake, "manual__1")
+        assert lake.segmentation(table, "scheduled__2018").is_dir(), table
+    groups = memberships(lake, "scheduled__2018")
     # the two groups, one segment each
     assert groups.groupby(groups.index.str.split("-").str[0]).nunique().eq(1).all()
     assert groups.nunique() == 2
-    segments = pd.read_parquet(lake.segmentation("segments", "manual__1"))
+    segments = pd.read_parquet(lake.segmentation("segments", "scheduled__2018"))
     assert sorted(segments.top_category) == ["books", "music"]
     assert segments.stability.eq(1.0).all() and segments.is_stable.all()
     assert segments.segment_name.is_unique and segments.user_count.sum() == 12
-    assert {"guitar", "novel"} <= set(pd.read_parquet(lake.segmentation("terms", "manual__1")).term)
-    features = pd.read_parquet(lake.segmentation("features", "manual__1"))
+    terms = pd.read_parquet(lake.segmentation("terms", "scheduled__2018")).term
+    assert {"guitar", "novel"} <= set(terms)
+    features = pd.read_parquet(lake.segmentation("features", "scheduled__2018"))
     assert len(features) == 12 and "text_000" in features.columns and "pagerank" in features.columns
 
-    again = publish_segmentation(
-        spark,
-        lake,
-        "manual__2",
-        VERSION,
-        QUICK,
-    )
-    assert (again["previous_run_id"], again["ari_previous"], again["unchanged_id_share"]) == (
-        "manual__1",
-        1.0,
-        1.0,
-    )
-    assert (
-        again["input_fingerprint"]
-        == first["input_fingerprint"]
-        == again["previous_input_fingerprint"]
-    )
-    assert memberships(lake, "manual__2").equals(groups)
-    assert again["start"] == "warm" and again["warm_cost_ratio"] == pytest.approx(1.0)
 
-
-def test_the_evaluation_refit_uses_the_published_settings_and_ids(spark, lake):
-    publish_segmentation(
-        spark,
-        lake,
-        "manual__1",
-        VERSION,
-        QUICK,
-    )
-    report = refit_for_evaluation(spark, lake, "manual__1", VERSION, iterations=QUICK)
+def test_the_evaluation_refit_uses_the_published_settings_and_ids(history):
+    report = history.evaluation
     assert (report["k"], report["algorithm"], report["users"]) == (2, "kmeans", 12)
     assert (report["ari_published"], report["unchanged_id_share"], report["shared_users"]) == (
         1.0,
         1.0,
         12,
     )
-    refit = memberships(lake, "manual__1", "segments_eval")
-    assert refit.sort_index().equals(memberships(lake, "manual__1").sort_index())
+    refit = memberships(history.lake, "scheduled__2018", "segments_eval")
+    assert refit.sort_index().equals(memberships(history.lake, "scheduled__2018").sort_index())
 
 
-def add_music_user(lake: Lake, user: str) -> None:
-    """A user who arrives later: the music group's reviews and text, in the lake as the
-    pipeline's next interval publishes it (users mart, reviews, vectors)."""
-    users, reviews = (pd.read_parquet(lake.clean(t)) for t in ("users", "reviews"))
-    template = users[users.user_key == "music-0"].assign(user_key=user)
-    new_reviews = reviews[reviews.user_key == "music-0"].assign(
-        user_key=user, review_key=lambda r: r.review_key.str.replace("music-0", user)
-    )
-    pd.concat([users, template]).to_parquet(lake.clean("users"))
-    pd.concat([reviews, new_reviews]).to_parquet(lake.clean("reviews"))
-    vectors = pd.read_parquet(lake.user_vectors(VERSION))
-    vector = vectors[vectors.user_key == "music-0"].assign(user_key=user)
-    pd.concat([vectors, vector]).to_parquet(lake.user_vectors(VERSION) / "part-0.parquet")
-
-
-def test_a_later_interval_places_new_users_with_the_saved_model(spark, lake):
-    from datetime import datetime
-
-    from usersegments.segmentation.refit import RefitPolicy
-
-    first = publish_segmentation(
-        spark, lake, "scheduled__2018", VERSION, QUICK, as_of=datetime(2018, 1, 1)
-    )
-    assert (first["refit"], first["refit_reason"]) == (True, "first run")
-    add_music_user(lake, "music-new")
-
-    later = publish_segmentation(
-        spark, lake, "scheduled__2019", VERSION, QUICK, datetime(2019, 1, 1)
-    )
+def test_a_later_interval_places_new_users_with_the_saved_model(history):
+    lake, later = history.lake, history.later
     assert (later["refit"], later["refit_reason"], later["start"]) == (False, None, "placed")
     assert (later["model_run_id"], later["intervals_since_refit"]) == ("scheduled__2018", 1)
     assert later["users"] == 13 and later["unchanged_id_share"] == 1.0
@@ -224,14 +223,21 @@ def test_a_later_interval_places_new_users_with_the_saved_model(spark, lake):
     assert centroids["scheduled__2019"].equals(centroids["scheduled__2018"])
     features = pd.read_parquet(lake.segmentation("features", "scheduled__2019"))
     assert "music-new" in set(features.user_key)
-
     # a rerun of an interval: tests/e2e/test_pipeline.py, on the real files
 
-    forced = publish_segmentation(
-        spark, lake, "manual__f", VERSION, QUICK, datetime(2020, 1, 1), RefitPolicy(force=True)
-    )
+
+def test_a_forced_refit_warm_starts_and_keeps_the_ids(history):
+    """The same inputs again, refitted: started from the previous centroids, the same
+    partition under the same segment ids."""
+    forced, later = history.forced, history.later
     assert (forced["refit"], forced["refit_reason"], forced["previous_run_id"]) == (
         True,
         "forced",
         "scheduled__2019",
     )
+    assert (forced["ari_previous"], forced["unchanged_id_share"]) == (1.0, 1.0)
+    assert forced["input_fingerprint"] == later["input_fingerprint"]
+    assert forced["input_fingerprint"] == forced["previous_input_fingerprint"]
+    assert forced["start"] == "warm" and forced["warm_cost_ratio"] == pytest.approx(1.0)
+    previous = memberships(history.lake, "scheduled__2019")
+    assert memberships(history.lake, "manual__f").sort_index().equals(previous.sort_index())
