@@ -72,9 +72,11 @@ key: install
 airflow-db: install
 	$(AIRFLOW) init
 
-# key and airflow-db are no-ops once done: a new USERSEGMENTS_DATA_DIR gets its own
+# key and airflow-db are no-ops once done: a new USERSEGMENTS_DATA_DIR gets its own.
+# DATE=2018-01-01 makes it the run of that logical date's data interval, as the schedule
+# would (the reviews before the interval's end); without it the run sees everything.
 demo: key airflow-db
-	$(AIRFLOW) dags test $(DAG_ID)
+	$(AIRFLOW) dags test $(DAG_ID) $(DATE)
 	$(PY) -m usersegments.summary
 	$(AIRFLOW) dags test score_new_users
 

@@ -49,11 +49,10 @@ def pytest_unconfigure(config):
 @pytest.hookimpl(trylast=True)  # after tests/e2e/conftest.py has marked the groups
 def pytest_collection_modifyitems(config, items):
     if hasattr(config, "workerinput"):
-        # The end-to-end layer first: the scheduler hands out the pipeline runs' groups,
-        # then the other tests in this order, so the worker whose group ends first takes
-        # the production profile (the longest test of its own) before the unit layer,
-        # which then fills both workers' last minutes.
-        items.sort(key=lambda item: item.nodeid.startswith("tests/unit/"))
+        # The scheduler hands out the tests' groups in this order: the end-to-end layer's
+        # (tests/e2e/conftest.py says why), then the unit layer, which fills both
+        # workers' last minutes.
+        items.sort(key=lambda item: item.stash.get(xdist_groups.ORDER, (4,)))
         xdist_groups.write_groups(Path(config.workerinput[xdist_groups.GROUPS_FILE]), items)
 
 

@@ -22,6 +22,8 @@ import pytest
 from xdist.scheduler import LoadScopeScheduling
 
 GROUPS_FILE = "usersegments_groups_file"
+# a test's place in the order the scheduler hands the groups out (tests/e2e/conftest.py)
+ORDER = pytest.StashKey[tuple]()
 _groups_file = pytest.StashKey[Path]()
 
 
@@ -52,11 +54,12 @@ def write_groups(path: Path, items: list[pytest.Item]) -> None:
 
 
 class GroupScheduling(LoadScopeScheduling):
-    """xdist's scope scheduling with a group per scope (ungrouped tests: one each).
-    Scopes are handed out largest first, so the two pipeline runs' groups start
-    together on the two workers."""
+    """xdist's scope scheduling with a group per scope (ungrouped tests: one each),
+    handed out in the order of the collection (tests/conftest.py sorts it), not largest
+    first."""
 
     def __init__(self, config: pytest.Config, log, path: Path) -> None:
+        config.option.loadscopereorder = False
         super().__init__(config, log)
         self._path = path
         self._groups: dict[str, str] | None = None

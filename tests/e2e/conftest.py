@@ -1,29 +1,32 @@
-"""The end-to-end layer's pipeline runs, each made once per session and shared:
+"""The end-to-end layer's shared pipeline run, ``intervals``: two small real files, one
+with malformed lines inserted, in two data intervals as the schedule makes them. The
+2016 interval (a refit, k chosen by the DAG's defaults) stops once its segments are
+checked, published to the run's build and logged to MLflow with their report; then
+``make demo DATE=2019-01-01``, the README's command, runs the 2019 interval, after the
+files' last review: the whole DAG (it places the users who arrived since with the 2016
+model), the summary, and the scoring DAG. Its tests,
+the demo's, and the copies the rerun, strict-run, leak and gate tests change all read
+this one run (``demo_run`` is its second run).
 
-- ``full_run``: the README's ``make demo`` on all of the real data (the pipeline DAG,
-  the summary, the scoring DAG) in a data folder of its own, under the tests' key;
-- ``intervals``: two small real files, one with malformed lines inserted, in two data
-  intervals as the schedule makes them (2016 as far as the segments' gate, then 2017
-  the whole DAG and the scoring DAG): the intervals' tests, the quarantine tests, and
-  the base the rerun and new-file tests copy.
-
-What each costs on 2 cores is in docs/testing.md. Tests must not add runs to a shared
+What it costs on 2 cores is in docs/testing.md. Tests must not add runs to the shared
 data folder: they copy what they change (``copy_data_dir``).
 
-``make test`` runs two pytest-xdist workers (``--dist loadgroup``): a session fixture is
-made once per worker, so every test that reads one of the runs is put in that run's
-group, and a group runs whole on one worker, in file order.
+``make test`` runs two pytest-xdist workers. The first worker to ask for the run makes
+it, under a lock, and leaves a pristine copy; another worker copies that into a folder
+of its own, so neither reads files the other changes (a DuckDB file takes one writing
+process at a time). The order the workers take the tests in is set in tests/conftest.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -31,23 +34,54 @@ import pytest
 
 from tests.conftest import TEST_KEY
 from tests.helpers import read_lines, write_gz
+from tests.xdist_groups import ORDER
 from usersegments.airflow_cli import airflow_env
 from usersegments.config import PROJECT_DIR, Settings
 
 DAG_ID = "user_segments_pipeline"
-# the runs whose tests share a worker (see above); a run whose tests were in no group
-# was made again by each worker that took one of them (21 minutes of CI on 2026-12-01)
-SHARED_RUNS = ("full_run", "intervals")
+SHARED_RUN = "intervals"
+# the intervals' logical dates, each its run's as-of (the reviews before it): the
+# second is after the two files' last review (2018-08), so the demo's run sees them all
+FIRST_DATE, SECOND_DATE = "2016-01-01", "2019-01-01"
 
 
-@pytest.hookimpl(tryfirst=True)  # before tests/conftest.py writes the groups down
+# The order make test's two workers take the tests in (tests/conftest.py sorts by it):
+# the shared run's own tests first, so one worker makes the run while the other starts
+# the production profile (the longest test of its own); then the tests that need no
+# shared run, so the second worker asks for the run only once it is made; then the
+# modules that read it, the longest first; the unit layer fills both workers' ends.
+READERS = (
+    "test_recommendations",
+    "test_pipeline",
+    "test_interest_classifier",
+    "test_segments",
+    "test_bench",
+    "test_spark_lake",
+    "test_demo",
+    "test_analysts_guide",
+)
+
+
+def scheduling_order(module: str, reads_the_run: bool) -> tuple:
+    if module == "test_intervals":
+        return (0,)
+    if module == "test_production_profile":
+        return (1,)
+    if not reads_the_run:
+        return (2,)
+    return (3, READERS.index(module) if module in READERS else len(READERS))
+
+
+@pytest.hookimpl(tryfirst=True)  # before tests/conftest.py orders them
 def pytest_collection_modifyitems(config, items):
+    """A module whose tests read the shared run is one group (its module fixtures, such
+    as a poisoned copy, are made once); the shared run's own tests are its group."""
     for item in items:
-        runs = [run for run in SHARED_RUNS if run in item.fixturenames]
-        if len(runs) > 1:
-            raise pytest.UsageError(f"{item.nodeid} reads {runs}: each would run on its worker")
-        if runs:
-            item.add_marker(pytest.mark.xdist_group(runs[0]))
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        reads_the_run = SHARED_RUN in item.fixturenames
+        if reads_the_run:
+            item.add_marker(pytest.mark.xdist_group(module))
+        item.stash[ORDER] = scheduling_order(module, reads_the_run)
 
 
 @dataclass
@@ -110,29 +144,33 @@ def run_pipeline(
     return PipelineRun(Settings(data_dir=data_dir, source_dir=source_dir), env, result, seconds)
 
 
-@pytest.fixture(scope="session")
-def full_run(tmp_path_factory, real_source_dir) -> PipelineRun:
-    """`make demo` exactly as the README runs it, on all of the real data, in a data
-    folder of its own (the Makefile takes USERSEGMENTS_DATA_DIR from the environment)."""
-    data_dir = tmp_path_factory.mktemp("full_run")
-    env = pipeline_env(data_dir, real_source_dir)
+def make_demo(data_dir: Path, source_dir: Path, date: str) -> PipelineRun:
+    """`make demo` exactly as the README runs it, in a data folder of its own (the
+    Makefile takes USERSEGMENTS_DATA_DIR from the environment), for one interval."""
+    env = pipeline_env(data_dir, source_dir)
     started = time.perf_counter()
     result = subprocess.run(
-        ["make", "demo"], env=env, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=3600
+        ["make", "demo", f"DATE={date}"],
+        env=env,
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=3600,
     )
     run = PipelineRun(
-        Settings(data_dir=data_dir, source_dir=real_source_dir),
+        Settings(data_dir=data_dir, source_dir=source_dir),
         env,
         result,
         time.perf_counter() - started,
     )
     assert result.returncode == 0, run.log[-5000:]
-    print(f"make demo: {run.seconds:.0f} s")
     return run
 
 
 # Two small real files (two interests, so a classifier is trained and users are scored)
-# with k fixed, and four malformed lines inserted into one of them.
+# with k fixed, and four malformed lines inserted into one of them. SOURCES.md: 5,249
+# lines, 2,375 distinct reviews, 505 reviewers.
+LINES, REVIEWS, USERS = 5_249, 2_375, 505
 TWO_FILES_CONF = {
     "source_files": ["Appliances_5.json.gz", "Gift_Cards_5.json.gz"],
     "segment_count": 3,
@@ -158,13 +196,22 @@ def two_files_with_malformed_lines(folder: Path, real_source_dir: Path) -> Path:
 
 @dataclass
 class Intervals:
-    first: PipelineRun  # 2016, stopped once its segments are checked
-    first_run_id: str
+    first_run_id: str  # 2016, stopped after its segments' report
     first_as_of: pd.Timestamp
     build_counts: tuple  # of the first run's build, before the second replaces it
-    second: PipelineRun  # 2017, the whole DAG, then the scoring DAG
+    second: PipelineRun  # 2019, `make demo`: the whole DAG, the summary, the scoring DAG
     second_run_id: str
     summary: dict  # the second run's
+
+    def copied_to(self, data_dir: Path, original: Path) -> Intervals:
+        """The same runs on a copy of their data folder (Airflow's home included)."""
+        copy_data_dir(original, data_dir, airflow=True)
+        source_dir = self.second.settings.source_dir
+        settings = Settings(data_dir=data_dir, source_dir=source_dir)
+        second = PipelineRun(
+            settings, pipeline_env(data_dir, source_dir), self.second.result, self.second.seconds
+        )
+        return replace(self, second=second)
 
 
 def data_interval_end(run: PipelineRun, run_id: str) -> pd.Timestamp:
@@ -199,51 +246,70 @@ def build_counts(run: PipelineRun, as_of: pd.Timestamp) -> tuple:
     return (*staged, *counted, *marts, users)
 
 
-@pytest.fixture(scope="session")
-def intervals(tmp_path_factory, real_source_dir) -> Intervals:
-    """The two files with MALFORMED_LINES, two data intervals as the schedule makes
-    them: 2016 (the first run, a refit) stopped once its segments are checked, then
-    2017 the whole DAG (it places the users who arrived since with the 2016 model) and
-    the scoring DAG (the champion scores them)."""
-    root = tmp_path_factory.mktemp("intervals")
+def build_intervals(root: Path, real_source_dir: Path) -> Intervals:
     source_dir = two_files_with_malformed_lines(root / "src", real_source_dir)
     data_dir = root / "data"
-    first = run_pipeline(
-        data_dir,
-        source_dir,
-        TWO_FILES_CONF,
-        stop_after="validate_user_segments",
-        logical_date="2016-01-01",
-    )
+    first = run_pipeline(data_dir, source_dir, stop_after="segment_report", logical_date=FIRST_DATE)
     assert first.result.returncode == 0, first.log[-5000:]
     first_run_id = newest_run_id(first)
     as_of = data_interval_end(first, first_run_id)
     counts = build_counts(first, as_of)
-    second = run_pipeline(data_dir, source_dir, TWO_FILES_CONF, logical_date="2017-01-01")
-    assert second.result.returncode == 0, second.log[-5000:]
+    second = make_demo(data_dir, source_dir, SECOND_DATE)
     second_run_id = newest_run_id(second)
-    scoring = run_airflow(second.env, "dags", "test", "score_new_users")
-    assert scoring.returncode == 0, (scoring.stdout + scoring.stderr)[-5000:]
     summary = json.loads((second.settings.run_dir(second_run_id) / "summary.json").read_text())
-    return Intervals(first, first_run_id, as_of, counts, second, second_run_id, summary)
+    return Intervals(first_run_id, as_of, counts, second, second_run_id, summary)
 
 
-def copy_data_dir(settings: Settings, to: Path) -> Path:
+@pytest.fixture(scope="session")
+def intervals(tmp_path_factory, real_source_dir, worker_id) -> Intervals:
+    """The two files with MALFORMED_LINES in two data intervals (module docstring), made
+    once for all of make test's workers."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent  # the workers' common folder
+    made, pristine = shared / "intervals.pickle", shared / "intervals-pristine"
+    with FileLock(shared / "intervals.lock"):
+        if made.exists():
+            runs = pickle.loads(made.read_bytes())
+            if isinstance(runs, str):
+                pytest.fail(runs)
+            return runs.copied_to(base / "intervals", pristine)
+        try:
+            runs = build_intervals(shared / "intervals", real_source_dir)
+        except BaseException as error:
+            made.write_bytes(pickle.dumps(f"the intervals failed on another worker: {error}"))
+            raise
+        copy_data_dir(runs.second.settings.data_dir, pristine, airflow=True)
+        made.write_bytes(pickle.dumps(runs))
+        print(f"intervals: {runs.second.seconds:.0f} s for make demo's run")
+        return runs
+
+
+@pytest.fixture(scope="session")
+def demo_run(intervals) -> PipelineRun:
+    """`make demo DATE=2019-01-01` on the two files, after the 2016 interval."""
+    return intervals.second
+
+
+def copy_data_dir(data_dir: Path, to: Path, airflow: bool = False) -> Path:
     """A run's lake, warehouse and MLflow store, to change apart from the shared run;
-    not Airflow's home, whose airflow.cfg names the original's metadata database."""
-    shutil.copytree(settings.data_dir, to, symlinks=True, ignore=shutil.ignore_patterns("airflow"))
+    Airflow's home only when asked, and never its airflow.cfg, which names the
+    original's metadata database (Airflow writes a new one)."""
+    ignored = (
+        shutil.ignore_patterns("airflow.cfg") if airflow else shutil.ignore_patterns("airflow")
+    )
+    shutil.copytree(data_dir, to, symlinks=True, ignore=ignored)
     return to
 
 
 @pytest.fixture(scope="module")
-def spark(full_run):
+def spark(demo_run, tmp_path_factory):
     """A Spark session on the demo run's lake, with the staged jars."""
     from usersegments.spark import spark_session
 
-    session = spark_session(
-        "test-lake", Settings(full_run.settings.data_dir, full_run.settings.source_dir)
-    )
-    session.sparkContext.setCheckpointDir(str(full_run.settings.data_dir / "test-checkpoints"))
+    session = spark_session("test-lake", demo_run.settings)
+    session.sparkContext.setCheckpointDir(str(tmp_path_factory.mktemp("spark-checkpoints")))
     yield session
     session.stop()
 

@@ -19,8 +19,8 @@ def test_the_guide_has_its_examples():
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=[f"query{i + 1}" for i in range(len(QUERIES))])
-def test_guide_query_answers_on_the_real_data(full_run, query):
-    with connect(full_run.settings) as con:
+def test_guide_query_answers_on_the_real_data(demo_run, query):
+    with connect(demo_run.settings) as con:
         result = con.sql(query)
         rows = result.fetchall()
     assert rows, f"no rows from:\n{query}"

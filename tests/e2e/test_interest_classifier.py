@@ -13,11 +13,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from tests.e2e.conftest import run_airflow
+from tests.e2e.conftest import USERS, PipelineRun, copy_data_dir, pipeline_env, run_airflow
 from usersegments.config import PROJECT_DIR, Settings
 from usersegments.lake import partition_name
 
-USERS = 3_667
 CANDIDATES = {
     "majority_baseline",
     "logistic_regression",
@@ -32,24 +31,25 @@ def latest_summary(settings: Settings) -> dict:
     return json.loads(paths[-1].read_text())
 
 
-def test_pipeline_trains_tracks_and_promotes_the_classifier(full_run):
+def test_pipeline_trains_tracks_and_promotes_the_classifier(demo_run):
     from mlflow import MlflowClient
 
     from ml import tracking
 
-    classifier = latest_summary(full_run.settings)["classifier"]
+    classifier = latest_summary(demo_run.settings)["classifier"]
     scores = {c["name"]: c["macro_f1"] for c in classifier["candidates"]}
     assert set(scores) == CANDIDATES
     best = scores[classifier["best_candidate"]]
     assert best == max(v for k, v in scores.items() if k != "majority_baseline")
-    # a clear margin over predicting the commonest interest for everyone
-    assert scores["majority_baseline"] < 0.15 and best > 0.8, scores
+    # a clear margin over predicting the commonest interest (gift cards) for everyone,
+    # whose macro F1 is about half of one class's
+    assert scores["majority_baseline"] < 0.5 and best > 0.9, scores
     assert classifier["heldout_users"] + classifier["train_users"] == USERS
     gate = classifier["gate"]
     assert gate["promoted"] and gate["reason"] == "no champion yet"
 
-    client = MlflowClient(tracking_uri=tracking.tracking_uri(full_run.settings))
-    champion = client.get_model_version_by_alias(tracking.model_name(full_run.settings), "champion")
+    client = MlflowClient(tracking_uri=tracking.tracking_uri(demo_run.settings))
+    champion = client.get_model_version_by_alias(tracking.model_name(demo_run.settings), "champion")
     assert int(champion.version) == classifier["challenger_version"]
     experiment = client.get_experiment_by_name(tracking.EXPERIMENT)
     runs = client.search_runs([experiment.experiment_id], "tags.candidate != ''")
@@ -62,7 +62,7 @@ def test_pipeline_trains_tracks_and_promotes_the_classifier(full_run):
             "weighted_f1",
             "macro_precision",
             "weighted_recall",
-            "f1_musical_instruments",
+            "f1_appliances",
             "recall_gift_cards",
         ):
             assert metric in metrics, (tags["candidate"], metric)
@@ -74,10 +74,10 @@ def test_pipeline_trains_tracks_and_promotes_the_classifier(full_run):
         assert "confusion_matrix.png" in artifacts
     import mlflow
 
-    mlflow.set_tracking_uri(tracking.tracking_uri(full_run.settings))
-    mlflow.set_registry_uri(tracking.tracking_uri(full_run.settings))
+    mlflow.set_tracking_uri(tracking.tracking_uri(demo_run.settings))
+    mlflow.set_registry_uri(tracking.tracking_uri(demo_run.settings))
     info = mlflow.models.get_model_info(
-        f"models:/{tracking.model_name(full_run.settings)}/{champion.version}"
+        f"models:/{tracking.model_name(demo_run.settings)}/{champion.version}"
     )
     assert info.signature is not None and info.saved_input_example_info is not None
     inputs = info.signature.inputs.input_names()
@@ -96,10 +96,13 @@ def warehouse_scores(settings: Settings) -> pd.DataFrame:
         return con.sql("select * from user_interest_scores").df()
 
 
-def test_scoring_dag_scores_each_user_once(full_run):
+def test_scoring_dag_scores_each_user_once(demo_run, tmp_path):
     from usersegments.warehouse import read_scores
 
-    settings = full_run.settings
+    # the demo's run (Airflow's home too), to change apart from the shared one
+    data_dir = copy_data_dir(demo_run.settings.data_dir, tmp_path / "data", airflow=True)
+    settings = Settings(data_dir=data_dir, source_dir=demo_run.settings.source_dir)
+    copy = PipelineRun(settings, pipeline_env(data_dir, settings.source_dir), demo_run.result)
     # make demo ran the scoring DAG after the pipeline
     first = read_scores(settings)
     published = warehouse_scores(settings)
@@ -131,7 +134,7 @@ def test_scoring_dag_scores_each_user_once(full_run):
     (batch,) = settings.lake.scores().glob("*/part-0.parquet")
     kept = pd.read_parquet(batch).iloc[: USERS // 2]
     kept.to_parquet(batch, index=False)
-    scoring_dag(full_run)
+    scoring_dag(copy)
     after = read_scores(settings)
     assert len(after) == after["user_key"].nunique() == USERS
     newest = after[after["scoring_run_id"] != batch.parent.name.split("=", 1)[1]]
@@ -142,12 +145,12 @@ def test_scoring_dag_scores_each_user_once(full_run):
 
 
 @pytest.fixture()
-def registry_settings(full_run, tmp_path) -> Settings:
-    """The full run's lake tables the classifier reads, under a fresh data folder: an
+def registry_settings(demo_run, tmp_path) -> Settings:
+    """The demo run's lake tables the classifier reads, under a fresh data folder: an
     empty MLflow registry of its own."""
     source, settings = (
-        full_run.settings,
-        Settings(data_dir=tmp_path, source_dir=full_run.settings.source_dir),
+        demo_run.settings,
+        Settings(data_dir=tmp_path, source_dir=demo_run.settings.source_dir),
     )
     for folder in ("segments/features", "segments/runs", "classifier"):
         shutil.copytree(source.lake_dir / folder, settings.lake_dir / folder)
@@ -217,7 +220,7 @@ def test_gate_promotes_better_refuses_worse_and_rolls_back(registry_settings):
     better = gate(settings, actor="test")
     assert better["promoted"], better["reason"]
     assert alias_version(client, settings.model_name, "champion") == strong
-    assert better["metrics"]["challenger_macro_f1"] > better["metrics"]["champion_macro_f1"] + 0.5
+    assert better["metrics"]["challenger_macro_f1"] > better["metrics"]["champion_macro_f1"] + 0.4
 
     # a worse one is not, nor an equal one (no gain of the margin)
     register_weak_model(settings)

@@ -15,14 +15,13 @@ import pytest
 
 from ml.baselines import choose_tuning
 from ml.recommend import RecommenderConfig, evaluation_inputs, evaluation_recommendations
-from tests.e2e.conftest import pipeline_env
+from tests.e2e.conftest import USERS, pipeline_env
 from usersegments.config import PROJECT_DIR, Settings
 from usersegments.encoder import encoder_dir
 from usersegments.lake import partition_name
 from usersegments.spark import SPARK_JOBS_DIR, spark_env, submit_command
 from usersegments.warehouse import connect, latest_segmentation_run, read_segmentation
 
-USERS = 3_667
 RECOMMENDERS = {
     "segment_popularity",
     "global_popularity",
@@ -33,8 +32,8 @@ RECOMMENDERS = {
 }
 
 
-def test_the_split_holds_out_each_users_latest_item(full_run):
-    with connect(full_run.settings) as con:
+def test_the_split_holds_out_each_users_latest_item(demo_run):
+    with connect(demo_run.settings) as con:
         assert (
             con.sql("select count(*) from evaluation_reviews").fetchall()[0]
             == con.sql("select count(*) from reviews").fetchall()[0]
@@ -65,9 +64,9 @@ def test_the_split_holds_out_each_users_latest_item(full_run):
     assert split_items == 0
 
 
-def test_recommendations_are_published_unseen_and_per_segment(full_run):
-    run_id = latest_segmentation_run(full_run.settings)
-    with connect(full_run.settings) as con:
+def test_recommendations_are_published_unseen_and_per_segment(demo_run):
+    run_id = latest_segmentation_run(demo_run.settings)
+    with connect(demo_run.settings) as con:
         lists = con.sql(
             "select user_key, count(*) as n, max(recommendation_rank) as last_rank, "
             "min(recommendation_rank) as first_rank from user_recommendations group by all"
@@ -108,13 +107,13 @@ def test_recommendations_are_published_unseen_and_per_segment(full_run):
     assert ranked_segments == segments
 
 
-def test_evaluation_in_the_warehouse_matches_mlflow(full_run):
+def test_evaluation_in_the_warehouse_matches_mlflow(demo_run):
     from mlflow import MlflowClient
 
     from ml import tracking
 
-    run_id = partition_name(latest_segmentation_run(full_run.settings))
-    with connect(full_run.settings) as con:
+    run_id = partition_name(latest_segmentation_run(demo_run.settings))
+    with connect(demo_run.settings) as con:
         evaluation = con.sql(
             "select * from recommendation_evaluation where run_id = ?", params=[run_id]
         ).df()
@@ -124,7 +123,7 @@ def test_evaluation_in_the_warehouse_matches_mlflow(full_run):
         segments = con.sql("select count(*) from segments").fetchall()[0][0]
     overall = evaluation[evaluation["scope"] == "overall"].set_index("recommender")
     assert set(overall.index) == RECOMMENDERS
-    assert (overall["users"] == holdout_users).all() and holdout_users > 2_000
+    assert (overall["users"] == holdout_users).all() and holdout_users > USERS // 2
     per_segment = evaluation[evaluation["scope"] == "segment"]
     assert len(per_segment) == len(RECOMMENDERS) * segments
     assert per_segment["segment_name"].notna().all()
@@ -140,7 +139,7 @@ def test_evaluation_in_the_warehouse_matches_mlflow(full_run):
     assert overall.loc["random", "catalogue_coverage"] > 0.9
     assert overall.loc["random", "hit_rate"] < overall.loc["global_popularity", "hit_rate"]
 
-    tracking.configure(full_run.settings)
+    tracking.configure(demo_run.settings)
     (mlflow_run_id,) = set(evaluation["mlflow_run_id"])
     logged = MlflowClient().get_run(mlflow_run_id)
     assert logged.data.tags["segmentation_run_id"] == run_id
@@ -155,12 +154,12 @@ def test_evaluation_in_the_warehouse_matches_mlflow(full_run):
 
 
 @pytest.fixture(scope="module")
-def poisoned(full_run, tmp_path_factory) -> Settings:
-    """A copy of the full run's warehouse and lake in which every held-out review is
+def poisoned(demo_run, tmp_path_factory) -> Settings:
+    """A copy of the demo run's warehouse and lake in which every held-out review is
     changed (another item id, category and rating, more words and votes, and the
     opposite text vector), with the evaluation's split, features and segmentation
     rebuilt from it."""
-    source = full_run.settings
+    source = demo_run.settings
     settings = Settings(data_dir=tmp_path_factory.mktemp("poisoned"), source_dir=source.source_dir)
     shutil.copytree(source.warehouse_path.parent, settings.warehouse_path.parent)
     for folder in ("clean", "embeddings", "segments"):
@@ -241,12 +240,12 @@ def pa_table(frame: pd.DataFrame, schema):
 
 
 @pytest.fixture(scope="module")
-def spark(full_run):
+def spark(demo_run):
     from usersegments.spark import spark_session
 
-    session = spark_session("test-recommendations", full_run.settings, jars=False)
+    session = spark_session("test-recommendations", demo_run.settings, jars=False)
     # ALS checkpoints its iterations (ml/als.py)
-    session.sparkContext.setCheckpointDir(str(full_run.settings.data_dir / "test-checkpoints"))
+    session.sparkContext.setCheckpointDir(str(demo_run.settings.data_dir / "test-checkpoints"))
     yield session
     session.stop()
 
@@ -256,10 +255,10 @@ def frame(spark_frame, keys: list[str]) -> pd.DataFrame:
     return spark_frame.toPandas().sort_values(keys).reset_index(drop=True)
 
 
-def test_no_held_out_interaction_reaches_the_recommender(full_run, poisoned, spark):
-    run_id = latest_segmentation_run(full_run.settings)
+def test_no_held_out_interaction_reaches_the_recommender(demo_run, poisoned, spark):
+    run_id = latest_segmentation_run(demo_run.settings)
     config = RecommenderConfig()
-    train, holdout, memberships = evaluation_inputs(spark, full_run.settings, run_id)
+    train, holdout, memberships = evaluation_inputs(spark, demo_run.settings, run_id)
     poisoned_train, poisoned_holdout, poisoned_memberships = evaluation_inputs(
         spark, poisoned, run_id
     )
@@ -267,12 +266,12 @@ def test_no_held_out_interaction_reaches_the_recommender(full_run, poisoned, spa
     # the poison reached the held-out side and nothing else
     holdout_items = frame(poisoned_holdout, ["user_key", "item_id"])["item_id"]
     assert holdout_items.str.startswith("POISON-").all()
-    assert len(holdout_items) == holdout.count() > 2_000
+    assert len(holdout_items) == holdout.count() > USERS // 2
     pd.testing.assert_frame_equal(
         frame(poisoned_train, ["review_key"]), frame(train, ["review_key"])
     )
     # the evaluation's features and segments come from earlier reviews only
-    features = pd.read_parquet(full_run.settings.lake_dir / "clean" / "evaluation_users.parquet")
+    features = pd.read_parquet(demo_run.settings.lake_dir / "clean" / "evaluation_users.parquet")
     pd.testing.assert_frame_equal(
         pd.read_parquet(poisoned.lake_dir / "clean" / "evaluation_users.parquet"), features
     )
@@ -283,7 +282,7 @@ def test_no_held_out_interaction_reaches_the_recommender(full_run, poisoned, spa
     # alpha) choose what the published run chose, and every recommender shows every user
     # the same list
     tuning, validation_ndcg = choose_tuning(poisoned_train, config)
-    summary = json.loads(next(full_run.settings.runs_dir.glob("*/summary.json")).read_text())
+    summary = json.loads(next(demo_run.settings.runs_dir.glob("*/summary.json")).read_text())
     published = summary["recommendations"]["baselines"]
     assert {**tuning.params(), "validation_ndcg": validation_ndcg} == published
     # (the choice passed on: evaluation_recommendations would search again)
@@ -296,7 +295,7 @@ def test_no_held_out_interaction_reaches_the_recommender(full_run, poisoned, spa
         keys = ["user_key", "rank"]
         pd.testing.assert_frame_equal(frame(poisoned_lists[name], keys), frame(lists[name], keys))
     # while the published segmentation, which saw the held-out reviews, does differ
-    published = read_segmentation(full_run.settings, "assignments", run_id).set_index("user_key")[
+    published = read_segmentation(demo_run.settings, "assignments", run_id).set_index("user_key")[
         "segment_id"
     ]
     refit = frame(memberships, ["user_key"]).set_index("user_key")["segment_id"]
