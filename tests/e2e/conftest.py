@@ -49,15 +49,17 @@ FIRST_DATE, SECOND_DATE = "2016-01-01", "2019-01-01"
 # the shared run's own tests first, so one worker makes the run while the other starts
 # the production profile (the longest test of its own); then the tests that need no
 # shared run, so the second worker asks for the run only once it is made; then the
-# modules that read it, the longest first; the unit layer fills both workers' ends.
+# modules that read it, the longest first (but the demo's, which checks the modes of
+# every file in the run's folder before a test could add one); the unit layer fills
+# both workers' ends.
 READERS = (
+    "test_demo",
     "test_recommendations",
     "test_pipeline",
     "test_interest_classifier",
     "test_segments",
     "test_bench",
     "test_spark_lake",
-    "test_demo",
     "test_analysts_guide",
 )
 

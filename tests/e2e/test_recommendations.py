@@ -240,12 +240,13 @@ def pa_table(frame: pd.DataFrame, schema):
 
 
 @pytest.fixture(scope="module")
-def spark(demo_run):
+def spark(demo_run, tmp_path_factory):
     from usersegments.spark import spark_session
 
     session = spark_session("test-recommendations", demo_run.settings, jars=False)
     # ALS checkpoints its iterations (ml/als.py)
-    session.sparkContext.setCheckpointDir(str(demo_run.settings.data_dir / "test-checkpoints"))
+    # not in the run's folder, whose files the demo's test finds the owner's alone
+    session.sparkContext.setCheckpointDir(str(tmp_path_factory.mktemp("als-checkpoints")))
     yield session
     session.stop()
 
