@@ -40,6 +40,7 @@ from usersegments.config import PROJECT_DIR, Settings
 
 DAG_ID = "user_segments_pipeline"
 SHARED_RUN = "intervals"
+E2E_DIR = Path(__file__).parent
 # the intervals' logical dates, each its run's as-of (the reviews before it): the
 # second is after the two files' last review (2018-08), so the demo's run sees them all
 FIRST_DATE, SECOND_DATE = "2016-01-01", "2019-01-01"
@@ -79,6 +80,8 @@ def pytest_collection_modifyitems(config, items):
     """A module whose tests read the shared run is one group (its module fixtures, such
     as a poisoned copy, are made once); the shared run's own tests are its group."""
     for item in items:
+        if E2E_DIR not in item.path.parents:
+            continue  # the unit layer: last (tests/conftest.py)
         module = item.module.__name__.rsplit(".", 1)[-1]
         reads_the_run = SHARED_RUN in item.fixturenames
         if reads_the_run:

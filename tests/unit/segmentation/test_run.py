@@ -16,6 +16,8 @@ from usersegments.lake import Lake
 from usersegments.segmentation.options import SegmentationOptions
 from usersegments.segmentation.run import publish_segmentation, refit_for_evaluation
 
+# one worker runs the module: its tests share one history of runs (a module fixture)
+pytestmark = pytest.mark.xdist_group("segmentation_history")
 VERSION = "test-encoder"
 # few iterations: two obvious groups of twelve users converge at once
 QUICK = SegmentationOptions(k=2, max_iter=10, pagerank_iterations=2)
