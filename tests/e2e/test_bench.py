@@ -56,7 +56,7 @@ def test_scale_benchmark_reports_the_demo_run(demo_run):
     assert rows["ingest"][1:3] == [lines, lines]  # source lines in, raw rows out
     assert rows["dbt_features"][1:3] == [str(REVIEWS), str(USERS)]
     texts = demo_run.settings.lake.text_vectors()
-    (distinct_texts,) = duckdb.sql(f"select count(*) from '{texts}/**/*.parquet'").fetchone()
+    (distinct_texts,) = duckdb.sql(f"select count(*) from '{texts}/**/*.parquet'").fetchall()[0]
     assert rows["embed_reviews"][2] == str(distinct_texts)  # some reviews repeat a text
     assert float(rows["segment_users"][0]) > 0
     assert "texts/s" in out
